@@ -1,0 +1,13 @@
+package authn
+
+import "time"
+
+// Principal is who a verified access token speaks for.
+type Principal struct {
+	Issuer   string
+	Subject  string
+	ClientID string // azp or client_id claim, when present
+	Roles    []string
+	Scopes   []string
+	Expiry   time.Time
+}

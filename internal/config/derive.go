@@ -1,0 +1,85 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/bulwark-security/bulwark/internal/policy"
+)
+
+// WorkloadID returns spiffe://<trust_domain>/svc/<name> for a service or for "gateway" and
+// "control".
+func (c *Config) WorkloadID(name string) spiffeid.ID {
+	return spiffeid.RequireFromSegments(c.TD, "svc", name)
+}
+
+// Service returns the service called name.
+func (c *Config) Service(name string) (*Service, bool) {
+	for i := range c.Services {
+		if c.Services[i].Name == name {
+			return &c.Services[i], true
+		}
+	}
+	return nil, false
+}
+
+// MeshRules compiles a service's allow rules for policy.NewMesh. The config was validated,
+// so every pattern parses.
+func (c *Config) MeshRules(s *Service) []policy.MeshRule {
+	idx := 0
+	for i := range c.Services {
+		if c.Services[i].Name == s.Name {
+			idx = i
+		}
+	}
+	rules := make([]policy.MeshRule, 0, len(s.Allow))
+	for j, r := range s.Allow {
+		mr := policy.MeshRule{
+			Name:    fmt.Sprintf("services[%d].allow[%d]", idx, j),
+			Caller:  c.WorkloadID(r.Caller),
+			Methods: r.Methods,
+		}
+		for _, p := range r.Paths {
+			mr.Paths = append(mr.Paths, mustPattern(p))
+		}
+		rules = append(rules, mr)
+	}
+	return rules
+}
+
+// RoutePattern returns route i's parsed path pattern.
+func (c *Config) RoutePattern(i int) policy.Pattern { return mustPattern(c.Gateway.Routes[i].Path) }
+
+// RouteRequirement returns what route i asks of the token.
+func (c *Config) RouteRequirement(i int) policy.RouteRequirement {
+	r := c.Gateway.Routes[i]
+	return policy.RouteRequirement{Name: fmt.Sprintf("gateway.routes[%d]", i), Roles: r.Roles, Scopes: r.Scopes}
+}
+
+// UpstreamSocket returns the unix socket path of a "unix:" upstream, resolved against
+// <state_dir>/run when relative, or "" for an http upstream.
+func (c *Config) UpstreamSocket(s *Service) string {
+	p, ok := strings.CutPrefix(s.Upstream, "unix:")
+	if !ok {
+		return ""
+	}
+	p = strings.TrimPrefix(p, "//")
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.StateDir, "run", p)
+}
+
+// Embedded reports whether the embedded identity provider is in use.
+func (c *Config) Embedded() bool { return c.IdentityProvider.Issuer == "" }
+
+func mustPattern(s string) policy.Pattern {
+	p, err := policy.ParsePattern(s)
+	if err != nil {
+		panic(fmt.Sprintf("config: validated pattern %q does not parse: %v", s, err))
+	}
+	return p
+}

@@ -1,0 +1,37 @@
+package proxy
+
+import (
+	"errors"
+	"net/http"
+	"path"
+	"strings"
+)
+
+// ErrNonCanonicalPath is returned for paths that could be read two ways.
+var ErrNonCanonicalPath = errors.New("path is not canonical: dot segments, doubled slashes, encoded slashes, backslashes or control characters are refused")
+
+// CanonicalPath returns the request's path if it has exactly one reading, and an error
+// otherwise. Routing and policy only ever see the returned path, so no spelling of a path
+// can reach a rule written for another one.
+func CanonicalPath(r *http.Request) (string, error) {
+	p := r.URL.Path
+	raw := r.URL.EscapedPath()
+	if p == "" || p[0] != '/' {
+		return "", ErrNonCanonicalPath
+	}
+	lower := strings.ToLower(raw)
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%2e") || strings.Contains(lower, "%00") {
+		return "", ErrNonCanonicalPath
+	}
+	if strings.ContainsAny(p, "\\\x00\r\n\t") {
+		return "", ErrNonCanonicalPath
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	if clean != p {
+		return "", ErrNonCanonicalPath
+	}
+	return p, nil
+}

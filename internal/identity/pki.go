@@ -1,0 +1,143 @@
+package identity
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"time"
+
+	"github.com/bulwark-security/bulwark/internal/keys"
+)
+
+// This file holds the small PKI steps shared by the workload CA and the edge CA.
+
+// newKey returns a fresh ECDSA P-256 key.
+func newKey() (*ecdsa.PrivateKey, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	return k, nil
+}
+
+// newSerial returns a random positive 128-bit serial number.
+func newSerial() (*big.Int, error) {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, fmt.Errorf("serial: %w", err)
+	}
+	if n.Sign() == 0 { // a zero serial is invalid; the odds are 2^-128 but it costs one line
+		n.SetInt64(1)
+	}
+	return n, nil
+}
+
+// signCert creates tmpl signed by parent/parentKey (self-signed when parent is nil) and
+// returns it parsed.
+func signCert(tmpl, parent *x509.Certificate, pub crypto.PublicKey, parentKey crypto.Signer) (*x509.Certificate, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl.SerialNumber = serial
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
+	if err != nil {
+		return nil, fmt.Errorf("create certificate: %w", err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// certPEM encodes certificates as PEM blocks, in order.
+func certPEM(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
+
+// writeCert writes one certificate as PEM. Certificates are not secret, but writing them
+// through WriteSecretFile makes the write atomic and keeps the directory 0700.
+func writeCert(path string, c *x509.Certificate) error {
+	if err := keys.WriteSecretFile(path, certPEM(c)); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// readCert reads a file holding exactly one PEM certificate.
+func readCert(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, rest := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	if len(bytes.TrimSpace(rest)) != 0 { // want exactly one
+		return nil, fmt.Errorf("%s: more than one PEM block", path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// writeSealedKey writes key as PKCS#8, sealed with mk for purpose.
+func writeSealedKey(path string, mk *keys.MasterKey, key *ecdsa.PrivateKey, purpose string) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("marshal %s: %w", purpose, err)
+	}
+	if err := mk.WriteSealedFile(path, der, purpose); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// readSealedKey opens a key written by writeSealedKey and checks that it belongs to cert.
+func readSealedKey(path string, mk *keys.MasterKey, purpose string, cert *x509.Certificate) (*ecdsa.PrivateKey, error) {
+	sealed, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	der, err := mk.Open(sealed, purpose)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the master key does not open this file (wrong master key, or the file was altered or moved): %w", path, err)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("%s: parse key: %w", path, err)
+	}
+	key, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: key is %T, want ECDSA", path, parsed)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("%s: key does not match its certificate", path)
+	}
+	return key, nil
+}
+
+// dueForRenewal reports whether c has expired, is not yet valid, or has less than a third of
+// its lifetime left at now.
+func dueForRenewal(c *x509.Certificate, now time.Time) bool {
+	life := c.NotAfter.Sub(c.NotBefore)
+	return now.Before(c.NotBefore) || c.NotAfter.Sub(now) < life/3
+}
+
+// errNotExist reports whether err says a file is missing.
+func errNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

@@ -1,0 +1,55 @@
+// Package oidc is Bulwark's embedded OAuth 2.0 / OpenID Connect provider, built on
+// github.com/zitadel/oidc/v3/pkg/op, and the client flows that `bulwark token` uses.
+//
+// The provider runs in the control plane and is reached only through the gateway, which
+// forwards <issuer path>/** unchanged. The issuer is static (never taken from the Host
+// header) and must be https. With the issuer https://127.0.0.1:8443/oidc it serves:
+//
+//	GET       /oidc/.well-known/openid-configuration   discovery
+//	GET       /oidc/keys                                JWKS (one ES256 P-256 key)
+//	GET       /oidc/authorize                           authorization endpoint (response_type=code only)
+//	GET, POST /oidc/login?id=<request>                  login page (server-rendered form, no script)
+//	POST      /oidc/oauth/token                         token endpoint
+//	POST      /oidc/revoke                              revocation (refresh tokens)
+//	POST      /oidc/oauth/introspect                    introspection (authenticated clients)
+//	GET, POST /oidc/userinfo                            userinfo
+//	GET       /oidc/end_session                         end session (no sessions are kept)
+//	GET       /oidc/healthz, /oidc/ready                probes
+//
+// The op's /authorize/callback is not served: a successful login POST answers with the
+// redirect to the client itself, so an authorization request id alone never yields a code.
+// No CORS headers are sent. Discovery lists what the op can do (implicit, jwt-bearer,
+// device authorization); the clients here refuse all of it but code, refresh and client
+// credentials.
+//
+// Grants and rules:
+//   - Authorization code with PKCE, code_challenge_method S256 only, for every client:
+//     "plain" and a missing code_challenge are refused at /authorize (invalid_request).
+//     Redirect URIs match exactly; http is allowed only on loopback and only for public
+//     clients. Confidential clients authenticate with client_secret_basic or
+//     client_secret_post; public clients have no secret.
+//   - Client credentials for confidential clients: sub is the client id, the roles claim
+//     holds the client's roles, and scope is the requested scopes (every configured scope
+//     when none is asked for); a scope the client is not configured for is refused
+//     (invalid_scope). In the code flow, such scopes are dropped.
+//   - Refresh tokens (scope offline_access): opaque, 192 bits, kept in memory only as a
+//     SHA-256, rotated on every use, valid 8h; lost on restart. Revocable at /revoke.
+//
+// Tokens: access tokens are JWTs signed ES256 with a P-256 key generated on first start and
+// kept in <state_dir>/idp/signing.key (PKCS#8, sealed with the master key under the purpose
+// "idp/signing.key", 0600); the kid is the key's RFC 7638 thumbprint, so it is the same
+// after a restart. Claims: iss (the issuer), sub (user name or client id), aud (the
+// configured audience, default "bulwark"), exp (access_token_ttl, default 15m), iat, nbf,
+// jti, client_id, scope (space-separated) and the roles claim (roles_claim, default
+// "roles", a JSON array). Access tokens cannot be recalled before they expire. ID tokens
+// live 5m and also carry the audience next to the client id; a verifier that must tell
+// them apart can require the "scope" claim, which ID tokens never carry.
+//
+// Credentials: users' passwords and clients' secrets are checked against argon2id hashes in
+// PHC format ($argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>, 128-bit salt, 256-bit hash)
+// from password_hash_file / secret_hash_file, or from <state_dir>/idp/credentials.json,
+// which EnsureDevCredentials fills for `bulwark up` (the plaintexts go to
+// <state_dir>/dev-credentials.json, 0600). A wrong user name and a wrong password get the
+// same answer and cost the same argon2id verification. An authorization request allows 5
+// failed logins and lives 10 minutes; a code lives 1 minute and works once.
+package oidc

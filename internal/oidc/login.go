@@ -1,0 +1,127 @@
+package oidc
+
+import (
+	"bytes"
+	"net/http"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+const (
+	loginPath    = "/login"
+	maxFormBytes = 8 << 10
+
+	// One message for a wrong user name and a wrong password, on purpose.
+	msgInvalid  = "Invalid user name or password."
+	msgExpired  = "This sign-in request is unknown or has expired. Start again from your application."
+	msgTooMany  = "Too many failed attempts. Start again from your application."
+	msgBadInput = "The form could not be read."
+)
+
+const loginHTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · Bulwark</title>
+<style>
+body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}
+main{max-width:22rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
+label{display:block;margin:1rem 0 .25rem}input{width:100%;box-sizing:border-box;padding:.5rem}
+button{margin-top:1.5rem;width:100%;padding:.6rem}.error{color:#a00}
+</style>
+</head>
+<body>
+<main>
+<h1>Sign in</h1>
+{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
+{{if .ID}}<form method="post" action="{{.Action}}">
+<input type="hidden" name="id" value="{{.ID}}">
+<label for="username">User name</label>
+<input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>{{end}}
+</main>
+</body>
+</html>
+`
+
+type loginData struct {
+	Action, ID, Error string
+}
+
+// serveLogin shows the login form (GET) and checks it (POST). On success it answers with
+// the op's authorization response: a redirect to the client's redirect_uri with the code.
+func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	// No form-action: browsers apply it to the redirect to the client after the POST.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		id := r.URL.Query().Get("id")
+		if a, ok := p.st.pending(id); !ok || a.Done() {
+			p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgExpired})
+			return
+		}
+		p.renderLogin(w, http.StatusOK, loginData{ID: id})
+	case http.MethodPost:
+		p.checkLogin(w, r)
+	default:
+		h.Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgBadInput})
+		return
+	}
+	id := r.PostForm.Get("id")
+	a, ok := p.st.pending(id)
+	if !ok || a.Done() {
+		p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgExpired})
+		return
+	}
+	name, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
+	u, known := p.st.users[name]
+	hash := p.st.dummyHash // unknown users cost one argon2id verification too
+	if known {
+		hash = u.hash
+	}
+	good, err := VerifyPassword(hash, pw)
+	if err != nil || !good || !known {
+		// The attempted user name is not logged: people type passwords into it.
+		p.log.Info("oidc login refused", "client_id", a.clientID, "source", r.RemoteAddr)
+		if !p.st.failLogin(id) {
+			p.renderLogin(w, http.StatusUnauthorized, loginData{Error: msgTooMany})
+			return
+		}
+		p.renderLogin(w, http.StatusUnauthorized, loginData{ID: id, Error: msgInvalid})
+		return
+	}
+	done, ok := p.st.completeLogin(id, u.name)
+	if !ok {
+		p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgExpired})
+		return
+	}
+	p.log.Info("oidc login", "user", u.name, "client_id", a.clientID, "source", r.RemoteAddr)
+	op.AuthResponse(done, p.op, w, r.WithContext(op.ContextWithIssuer(r.Context(), p.issuer)))
+}
+
+func (p *Provider) renderLogin(w http.ResponseWriter, status int, d loginData) {
+	d.Action = p.prefix + loginPath
+	var buf bytes.Buffer
+	if err := p.page.Execute(&buf, d); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}

@@ -1,0 +1,157 @@
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/bulwark-security/bulwark/internal/config"
+	"github.com/bulwark-security/bulwark/internal/keys"
+)
+
+// Options configure New.
+type Options struct {
+	Config    *config.Config   // users, clients, AccessTokenTTL, Audience, RolesClaim
+	Issuer    string           // public issuer URL, e.g. https://127.0.0.1:8443/oidc
+	StateDir  string           // provider state lives in <StateDir>/idp (0700)
+	MasterKey *keys.MasterKey  // seals the signing key at rest (purpose "idp/signing.key")
+	Log       *slog.Logger     // default: discard
+	Now       func() time.Time // optional; default time.Now
+}
+
+// Provider is the embedded OpenID provider. It serves every path under the issuer's path.
+type Provider struct {
+	issuer string
+	prefix string // the issuer's path: "" or "/oidc" (no trailing slash)
+	op     *op.Provider
+	opHTTP http.Handler
+	st     *storage
+	log    *slog.Logger
+	page   *template.Template // the login page
+}
+
+var _ http.Handler = (*Provider)(nil)
+
+// New loads (or creates) the signing key, reads every user's and client's hash, and builds
+// the provider. A user or confidential client without a usable hash is an error: set
+// password_hash_file / secret_hash_file, or call EnsureDevCredentials first.
+func New(_ context.Context, o Options) (*Provider, error) {
+	if o.Config == nil || o.MasterKey == nil || o.StateDir == "" {
+		return nil, errors.New("oidc provider: config, master key and state dir are required")
+	}
+	u, err := url.Parse(o.Issuer)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" ||
+		u.User != nil || (u.Path != "" && path.Clean(u.Path) != u.Path) {
+		return nil, fmt.Errorf("oidc provider: issuer %q: want an https URL without query, fragment or trailing slash", o.Issuer)
+	}
+	ip := o.Config.IdentityProvider
+	if ip.Audience == "" || ip.RolesClaim == "" || ip.AccessTokenTTL <= 0 {
+		return nil, errors.New("oidc provider: audience, roles claim and access token ttl must be set (config defaults)")
+	}
+	log, now := o.Log, o.Now
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	dir := filepath.Join(o.StateDir, idpDir)
+	if err := keys.SecretDir(dir); err != nil {
+		return nil, fmt.Errorf("oidc provider: state dir: %w", err)
+	}
+	key, err := loadOrCreateSigningKey(dir, o.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("oidc provider: %w", err)
+	}
+	userHashes, clientHashes, err := loadHashes(o.Config, o.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("oidc provider: %w", err)
+	}
+	dummy, err := randomSecret()
+	if err != nil {
+		return nil, fmt.Errorf("oidc provider: %w", err)
+	}
+	if dummy, err = HashPassword(dummy); err != nil {
+		return nil, fmt.Errorf("oidc provider: %w", err)
+	}
+	p := &Provider{issuer: o.Issuer, prefix: u.Path, log: log}
+	if p.page, err = template.New("login").Parse(loginHTML); err != nil {
+		return nil, fmt.Errorf("oidc provider: login page: %w", err)
+	}
+	p.st = &storage{
+		now: now, audience: ip.Audience, rolesClaim: ip.RolesClaim, tokenTTL: ip.AccessTokenTTL,
+		key: key, dummyHash: dummy, users: map[string]*user{}, clients: map[string]*client{},
+		reqs: map[string]*authRequest{}, codes: map[string]string{}, refresh: map[string]*refreshToken{},
+	}
+	for _, cu := range ip.Users {
+		p.st.users[cu.Name] = &user{name: cu.Name, roles: slices.Clone(cu.Roles), hash: userHashes[cu.Name]}
+	}
+	scopes := []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess}
+	for _, cc := range ip.Clients {
+		p.st.clients[cc.ID] = newClient(cc, clientHashes[cc.ID], p.loginURL)
+		scopes = append(scopes, cc.Scopes...)
+	}
+	slices.Sort(scopes)
+	cfg := &op.Config{
+		CodeMethodS256:        true,
+		AuthMethodPost:        true,
+		GrantTypeRefreshToken: true,
+		SupportedScopes:       slices.Compact(scopes),
+		SupportedClaims:       append(slices.Clone(op.DefaultSupportedClaims), ip.RolesClaim, "scope"),
+	}
+	// The op encrypts opaque tokens and codes with this key; a fresh one per start is
+	// enough because codes live in memory and access tokens are JWTs.
+	if _, err := rand.Read(cfg.CryptoKey[:]); err != nil {
+		return nil, fmt.Errorf("oidc provider: crypto key: %w", err)
+	}
+	// Static issuer (never from the Host header), strict https, and no CORS: no browser
+	// script of another origin may call these endpoints.
+	p.op, err = op.NewProvider(cfg, p.st, op.StaticIssuer(o.Issuer), op.WithCORSOptions(nil))
+	if err != nil {
+		return nil, fmt.Errorf("oidc provider: %w", err)
+	}
+	p.opHTTP = http.StripPrefix(p.prefix, p.op)
+	return p, nil
+}
+
+func (p *Provider) loginURL(id string) string {
+	return p.issuer + loginPath + "?id=" + url.QueryEscape(id)
+}
+
+// Issuer returns the issuer URL that tokens carry.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// ServeHTTP serves the OIDC endpoints and the login page under the issuer's path. The op's
+// own /authorize/callback is not exposed: the login form completes the authorization itself,
+// so an authorization request id alone never yields a code.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, p.prefix)
+	if !ok || !strings.HasPrefix(rest, "/") || (path.Clean(rest) != rest && path.Clean(rest)+"/" != rest) {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	switch rest {
+	case loginPath:
+		p.serveLogin(w, r)
+	case "/authorize/callback":
+		http.NotFound(w, r)
+	default:
+		p.opHTTP.ServeHTTP(w, r)
+	}
+}

@@ -1,0 +1,254 @@
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// Lifetimes and limits of the in-memory state.
+const (
+	authRequestTTL     = 10 * time.Minute // from /authorize to the code exchange
+	authCodeTTL        = time.Minute
+	refreshTokenTTL    = 8 * time.Hour
+	maxPendingRequests = 10000
+	maxRefreshTokens   = 100000
+	maxLoginFailures   = 5 // then the authorization request is dropped
+)
+
+var errNotFound = errors.New("not found")
+
+type user struct {
+	name  string
+	roles []string
+	hash  string
+}
+
+// storage implements op.Storage in memory. Users, clients and the signing key come from
+// config and disk; authorization requests, codes and refresh tokens live only in memory.
+type storage struct {
+	now        func() time.Time
+	audience   string
+	rolesClaim string
+	tokenTTL   time.Duration
+	key        *signingKey
+	users      map[string]*user
+	clients    map[string]*client
+	dummyHash  string // verified for unknown users and clients, so they cost the same
+
+	mu      sync.Mutex
+	reqs    map[string]*authRequest
+	codes   map[string]string // code -> request id
+	refresh map[string]*refreshToken
+}
+
+var (
+	_ op.Storage                        = (*storage)(nil)
+	_ op.ClientCredentialsStorage       = (*storage)(nil)
+	_ op.CanGetPrivateClaimsFromRequest = (*storage)(nil)
+)
+
+func randomID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// errPKCE is returned for an authorization request without an S256 code challenge.
+func errPKCE() *oidc.Error {
+	return oidc.ErrInvalidRequest().WithDescription("PKCE is required: send code_challenge with code_challenge_method=S256")
+}
+
+func (s *storage) CreateAuthRequest(_ context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	if r.CodeChallenge == "" || r.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		return nil, errPKCE()
+	}
+	if r.ResponseType != oidc.ResponseTypeCode {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("only response_type=code is supported")
+	}
+	id, err := randomID()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	a := &authRequest{
+		id: id, clientID: r.ClientID, redirectURI: r.RedirectURI, state: r.State, nonce: r.Nonce,
+		scopes: r.Scopes, audience: []string{s.audience}, responseType: r.ResponseType,
+		responseMode: r.ResponseMode, created: now,
+		challenge: &oidc.CodeChallenge{Challenge: r.CodeChallenge, Method: r.CodeChallengeMethod},
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reqs) >= maxPendingRequests {
+		s.purgeLocked(now)
+		if len(s.reqs) >= maxPendingRequests {
+			return nil, oidc.ErrServerError().WithDescription("too many pending sign-ins")
+		}
+	}
+	s.reqs[id] = a
+	return a, nil
+}
+
+func (s *storage) purgeLocked(now time.Time) {
+	for id, a := range s.reqs {
+		if now.Sub(a.created) > authRequestTTL {
+			s.deleteLocked(id)
+		}
+	}
+	for k, t := range s.refresh {
+		if now.After(t.expires) {
+			delete(s.refresh, k)
+		}
+	}
+}
+
+func (s *storage) deleteLocked(id string) {
+	if a, ok := s.reqs[id]; ok && a.code != "" {
+		delete(s.codes, a.code)
+	}
+	delete(s.reqs, id)
+}
+
+// pending returns a live authorization request.
+func (s *storage) pending(id string) (*authRequest, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.reqs[id]
+	if !ok {
+		return nil, false
+	}
+	if s.now().Sub(a.created) > authRequestTTL {
+		s.deleteLocked(id)
+		return nil, false
+	}
+	return a, true
+}
+
+func (s *storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
+	if a, ok := s.pending(id); ok {
+		return a, nil
+	}
+	return nil, oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")
+}
+
+// AuthRequestByCode redeems a code: it works once, even when the exchange then fails (a
+// wrong code_verifier), so a stolen code cannot be tried twice.
+func (s *storage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.codes[code]
+	if !ok {
+		return nil, errNotFound
+	}
+	a := s.reqs[id]
+	s.deleteLocked(id)
+	if a == nil || a.userID == "" || s.now().Sub(a.codeTime) > authCodeTTL || s.now().Sub(a.created) > authRequestTTL {
+		return nil, errNotFound
+	}
+	return a, nil
+}
+
+func (s *storage) SaveAuthCode(_ context.Context, id, code string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.reqs[id]
+	if !ok || a.userID == "" || a.code != "" {
+		return oidc.ErrInvalidRequest().WithDescription("unknown or expired authorization request")
+	}
+	c := *a
+	c.code, c.codeTime = code, s.now()
+	s.reqs[id] = &c
+	s.codes[code] = id
+	return nil
+}
+
+func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deleteLocked(id)
+	return nil
+}
+
+// completeLogin marks a pending request as authenticated for userID.
+func (s *storage) completeLogin(id, userID string) (*authRequest, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.reqs[id]
+	if !ok || a.userID != "" {
+		return nil, false
+	}
+	c := *a
+	c.userID, c.authTime = userID, s.now()
+	s.reqs[id] = &c
+	return &c, true
+}
+
+// failLogin counts a failed login and drops the request after maxLoginFailures.
+// It reports whether the request is still usable.
+func (s *storage) failLogin(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.reqs[id]
+	if !ok {
+		return false
+	}
+	if a.failures+1 >= maxLoginFailures {
+		s.deleteLocked(id)
+		return false
+	}
+	c := *a
+	c.failures++
+	s.reqs[id] = &c
+	return true
+}
+
+func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+	if c, ok := s.clients[id]; ok {
+		return c, nil
+	}
+	return nil, errNotFound
+}
+
+// AuthorizeClientIDSecret checks a confidential client's secret. Unknown and public clients
+// cost one argon2id verification too, and every failure looks the same.
+func (s *storage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
+	if _, err := s.confidential(id, secret); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *storage) confidential(id, secret string) (*client, error) {
+	c, ok := s.clients[id]
+	hash := s.dummyHash
+	if ok && !c.cfg.Public {
+		hash = c.hash
+	}
+	good, err := VerifyPassword(hash, secret)
+	if err != nil || !good || !ok || c.cfg.Public {
+		return nil, oidc.ErrInvalidClient().WithDescription("invalid client credentials")
+	}
+	return c, nil
+}
+
+func (s *storage) SigningKey(context.Context) (op.SigningKey, error) { return s.key, nil }
+
+func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.ES256}, nil
+}
+
+func (s *storage) KeySet(context.Context) ([]op.Key, error) {
+	return []op.Key{publicKey{s.key}}, nil
+}
+
+func (s *storage) Health(context.Context) error { return nil }

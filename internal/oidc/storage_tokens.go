@@ -1,0 +1,187 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+func (s *storage) CreateAccessToken(context.Context, op.TokenRequest) (string, time.Time, error) {
+	id, err := randomID()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return id, s.now().Add(s.tokenTTL), nil
+}
+
+// CreateAccessAndRefreshTokens issues a refresh token with the access token, rotating
+// currentRefreshToken (which stops working) when one is being redeemed.
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	accessID, exp, err := s.CreateAccessToken(ctx, req)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	value, err := randomSecret()
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	t := &refreshToken{id: hashToken(value), expires: s.now().Add(refreshTokenTTL), audience: []string{s.audience}}
+	switch r := req.(type) {
+	case *authRequest:
+		t.userID, t.clientID, t.scopes, t.authTime = r.userID, r.clientID, r.scopes, r.authTime
+	case *refreshRequest:
+		t.userID, t.clientID, t.scopes, t.authTime = r.t.userID, r.t.clientID, r.scopes, r.t.authTime
+	default:
+		return "", "", time.Time{}, oidc.ErrServerError().WithDescription("refresh tokens are issued for sign-ins only")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.refresh) >= maxRefreshTokens {
+		s.purgeLocked(s.now())
+		if len(s.refresh) >= maxRefreshTokens {
+			return "", "", time.Time{}, oidc.ErrServerError().WithDescription("too many refresh tokens")
+		}
+	}
+	if current != "" {
+		if _, ok := s.refresh[hashToken(current)]; !ok {
+			return "", "", time.Time{}, op.ErrInvalidRefreshToken
+		}
+		delete(s.refresh, hashToken(current))
+	}
+	s.refresh[t.id] = t
+	return accessID, value, exp, nil
+}
+
+func hashToken(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *storage) TokenRequestByRefreshToken(_ context.Context, value string) (op.RefreshTokenRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.refresh[hashToken(value)]
+	if !ok {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	if s.now().After(t.expires) {
+		delete(s.refresh, t.id)
+		return nil, op.ErrInvalidRefreshToken
+	}
+	if _, ok := s.users[t.userID]; !ok {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	return &refreshRequest{t: *t, scopes: slices.Clone(t.scopes)}, nil
+}
+
+func (s *storage) GetRefreshTokenInfo(_ context.Context, clientID, value string) (string, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.refresh[hashToken(value)]
+	if !ok || t.clientID != clientID {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return t.userID, t.id, nil
+}
+
+// RevokeToken revokes refresh tokens. JWT access tokens cannot be recalled: they are
+// short-lived (access_token_ttl); revoking one is accepted and has no effect (RFC 7009 §2.2).
+func (s *storage) RevokeToken(_ context.Context, idOrToken, _, clientID string) *oidc.Error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range []string{idOrToken, hashToken(idOrToken)} {
+		if t, ok := s.refresh[k]; ok {
+			if t.clientID != clientID {
+				return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+			}
+			delete(s.refresh, k)
+		}
+	}
+	return nil
+}
+
+func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
+
+func (s *storage) ClientCredentials(_ context.Context, id, secret string) (op.Client, error) {
+	return s.confidential(id, secret)
+}
+
+// ClientCredentialsTokenRequest refuses any scope the client is not configured for.
+func (s *storage) ClientCredentialsTokenRequest(_ context.Context, id string, scopes []string) (op.TokenRequest, error) {
+	c, ok := s.clients[id]
+	if !ok || c.cfg.Public {
+		return nil, oidc.ErrInvalidClient()
+	}
+	granted, ok := c.grantedScopes(scopes)
+	if !ok {
+		return nil, oidc.ErrInvalidScope().WithDescription("a requested scope is not allowed for this client")
+	}
+	return &clientCredentialsRequest{clientID: id, scopes: granted, audience: []string{s.audience}}, nil
+}
+
+// GetPrivateClaimsFromRequest adds the roles claim and "scope" to access tokens.
+func (s *storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
+	var roles []string
+	if cc, ok := req.(*clientCredentialsRequest); ok {
+		roles = s.clients[cc.clientID].cfg.Roles
+	} else {
+		u, ok := s.users[req.GetSubject()]
+		if !ok {
+			return nil, oidc.ErrInvalidGrant().WithDescription("unknown user")
+		}
+		roles = u.roles
+	}
+	return map[string]any{
+		s.rolesClaim: append([]string{}, roles...),
+		"scope":      strings.Join(req.GetScopes(), " "),
+	}, nil
+}
+
+func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, errors.New("private claims need the token request")
+}
+
+func (s *storage) SetUserinfoFromScopes(_ context.Context, info *oidc.UserInfo, userID, _ string, scopes []string) error {
+	info.Subject = userID
+	if slices.Contains(scopes, oidc.ScopeProfile) {
+		info.PreferredUsername = userID
+	}
+	return nil
+}
+
+func (s *storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, _, subject, _ string) error {
+	if _, ok := s.users[subject]; !ok {
+		return fmt.Errorf("userinfo: %w", errNotFound)
+	}
+	info.Subject, info.PreferredUsername = subject, subject
+	return nil
+}
+
+func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.IntrospectionResponse, _, subject, clientID string) error {
+	_, isUser := s.users[subject]
+	_, isClient := s.clients[subject]
+	if !isUser && !isClient {
+		return fmt.Errorf("introspection: %w", errNotFound)
+	}
+	resp.Active, resp.Subject, resp.Username, resp.ClientID = true, subject, subject, clientID
+	resp.Audience = []string{s.audience}
+	return nil
+}
+
+// The JWT profile grant and private_key_jwt are not offered.
+func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errNotFound
+}
+
+func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, oidc.ErrUnsupportedGrantType()
+}

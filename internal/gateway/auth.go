@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/authn"
+	"github.com/bulwark-security/bulwark/internal/policy"
+	"github.com/bulwark-security/bulwark/internal/proxy"
+)
+
+// realm is the RFC 6750 realm in WWW-Authenticate challenges.
+const realm = "bulwark"
+
+// Reasons recorded for decisions the policy package does not make.
+const (
+	reasonNoToken   = "no bearer token"
+	reasonAnonymous = "route allows unauthenticated access"
+)
+
+// authenticate verifies the bearer token on routes that require one. A failure is audited
+// and answered 401 with an RFC 6750 challenge; the token itself never reaches a log or an
+// audit record.
+func (g *Gateway) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt := routeFrom(r.Context())
+		if rt == nil || !rt.auth {
+			next.ServeHTTP(w, r)
+			return
+		}
+		raw, err := authn.BearerToken(r.Header.Get("Authorization"))
+		var p authn.Principal
+		if err == nil {
+			p, err = g.verifier.Verify(r.Context(), raw)
+		}
+		if err != nil {
+			reason := authnReason(err)
+			ev := audit.Event{Kind: audit.KindAuthn, Outcome: audit.Deny, Reason: reason, Rule: rt.name}
+			if !g.record(w, r, ev) {
+				return
+			}
+			w.Header().Set("WWW-Authenticate", authn.WWWAuthenticate(realm, err))
+			proxy.WriteError(w, r, http.StatusUnauthorized, proxy.CodeUnauthenticated, reason)
+			return
+		}
+		if info := infoFrom(r.Context()); info != nil {
+			info.user = p.Subject
+		}
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+	})
+}
+
+// authnReason is the public, token-free explanation of an authentication failure.
+func authnReason(err error) string {
+	if errors.Is(err, authn.ErrNoToken) {
+		return reasonNoToken
+	}
+	if ae, ok := errors.AsType[*authn.Error](err); ok && ae.Description != "" {
+		return ae.Description
+	}
+	return "invalid access token"
+}
+
+// authorize applies the route's role and scope requirements and audits the decision.
+// Routes with auth: none are allowed, and audited as such; the identity provider's own
+// paths are not a gateway decision.
+func (g *Gateway) authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt := routeFrom(r.Context())
+		if rt == nil || rt.oidc {
+			next.ServeHTTP(w, r)
+			return
+		}
+		d := policy.Decision{Allow: true, Rule: rt.name, Reason: reasonAnonymous}
+		var user string
+		if rt.auth {
+			p, ok := principalFrom(r.Context())
+			if !ok {
+				// Unreachable while authenticate runs first; refuse rather than trust.
+				proxy.WriteError(w, r, http.StatusUnauthorized, proxy.CodeUnauthenticated, reasonNoToken)
+				return
+			}
+			user = p.Subject
+			d = policy.DecideRoute(rt.req, p.Roles, p.Scopes)
+		}
+		ev := audit.Event{Kind: audit.KindAuthz, Outcome: audit.Deny, Reason: d.Reason, Rule: d.Rule, User: user}
+		if d.Allow {
+			ev.Outcome = audit.Allow
+		}
+		if !g.record(w, r, ev) {
+			return
+		}
+		if !d.Allow {
+			proxy.WriteError(w, r, http.StatusForbidden, proxy.CodeForbidden, d.Reason)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// record fills the request fields of e and records it. When the record fails it answers
+// 503 and returns false, unless audit.unsafe_fail_open is set. The client going away does
+// not cancel the record.
+func (g *Gateway) record(w http.ResponseWriter, r *http.Request, e audit.Event) bool {
+	ctx := context.WithoutCancel(r.Context())
+	e.Component = "gateway"
+	e.RequestID = proxy.RequestIDFrom(ctx)
+	e.Source = sourceIP(r.RemoteAddr)
+	e.Method = r.Method
+	e.Path = r.URL.Path
+	err := g.audit.Record(ctx, e)
+	if err == nil {
+		return true
+	}
+	failOpen := g.cfg.Audit.UnsafeFailOpen
+	g.log.LogAttrs(ctx, slog.LevelError, "audit record failed",
+		slog.String("request_id", e.RequestID), slog.Bool("unsafe_fail_open", failOpen), slog.String("error", err.Error()))
+	if failOpen {
+		return true
+	}
+	proxy.WriteError(w, r, http.StatusServiceUnavailable, proxy.CodeUnavailable, "the decision could not be audited; try again later")
+	return false
+}
+
+func sourceIP(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}

@@ -1,0 +1,144 @@
+// Command bank runs one service of the reference bank on its own, for Compose, Kubernetes or
+// a developer's shell (`bulwark up` runs all four in-process instead):
+//
+//	bank -service accounts -listen unix:/run/bank/accounts.sock -mesh /run/bank/accounts-out.sock -data /var/lib/bank
+//
+// It listens on a unix socket or a loopback TCP address only — the service trusts identity
+// headers, so its sidecar must be its sole client — and stops gracefully on SIGINT/SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bulwark-security/bulwark/examples/bank"
+)
+
+// shutdownTimeout bounds the graceful shutdown on SIGINT/SIGTERM.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	flags := flag.NewFlagSet("bank", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	service := flags.String("service", "", "service to run: "+strings.Join(bank.Services, ", "))
+	listen := flags.String("listen", "", "where to serve: unix:PATH or 127.0.0.1:PORT (loopback only)")
+	mesh := flags.String("mesh", "", "the sidecar's outbound unix socket (accounts and payments)")
+	data := flags.String("data", "", "directory for the service's SQLite database (made 0700)")
+	if err := flags.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if err := serve(*service, *listen, *mesh, *data, log); err != nil {
+		log.Error("bank stopped", "service", *service, "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(service, listen, meshSocket, data string, log *slog.Logger) error {
+	if data == "" {
+		return errors.New("-data is required")
+	}
+	ln, err := listenLocal(listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var mesh *http.Client
+	if meshSocket != "" {
+		mesh = bank.MeshClient(meshSocket)
+	}
+	app, err := bank.New(service, data, mesh, log)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("bank service listening", "service", service, "listen", ln.Addr().String())
+	if err := serveUntil(ctx, ln, app.Handler(), log); err != nil {
+		return err
+	}
+	log.Info("bank service stopped", "service", service)
+	return nil
+}
+
+// serveUntil serves h on ln until ctx ends, then shuts down gracefully: in-flight requests
+// get up to shutdownTimeout to finish.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// listenLocal listens on "unix:PATH" (socket made 0600, a stale socket replaced) or on a
+// loopback "IP:PORT"; anything else is refused, since the service trusts identity headers.
+func listenLocal(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if path == "" {
+			return nil, errors.New("-listen unix: needs a path")
+		}
+		if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
+			_ = os.Remove(path)
+		}
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		return ln, nil
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("-listen %q: want unix:PATH or a loopback IP:PORT", addr)
+	}
+	if !ap.Addr().IsLoopback() {
+		return nil, fmt.Errorf("-listen %q: refusing a non-loopback address (only the sidecar may reach the service)", addr)
+	}
+	ln, err := net.Listen("tcp", ap.String())
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	return ln, nil
+}

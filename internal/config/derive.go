@@ -83,3 +83,21 @@ func mustPattern(s string) policy.Pattern {
 	}
 	return p
 }
+
+// PublicURL returns the gateway's public base URL (no trailing slash). listen is the bound
+// address, which replaces a configured port 0.
+func (c *Config) PublicURL(listen string) string {
+	if c.Gateway.PublicURL != "" {
+		return strings.TrimSuffix(c.Gateway.PublicURL, "/")
+	}
+	return "https://" + listen
+}
+
+// Issuer returns the issuer URL the gateway trusts: the external one, or the embedded
+// provider's at <public URL>/oidc.
+func (c *Config) Issuer(listen string) string {
+	if c.IdentityProvider.Issuer != "" {
+		return c.IdentityProvider.Issuer
+	}
+	return c.PublicURL(listen) + "/oidc"
+}

@@ -89,6 +89,9 @@ type AllowRule struct {
 type Gateway struct {
 	// Listen is the HTTPS listen address. Default "127.0.0.1:8443".
 	Listen string `yaml:"listen"`
+	// PublicURL is the https URL clients use to reach the gateway; the embedded provider's
+	// issuer is <public_url>/oidc. Default "https://<listen>".
+	PublicURL string `yaml:"public_url"`
 	// TLS is the edge certificate. When both files are empty, Bulwark generates an edge CA
 	// and a server certificate for localhost and 127.0.0.1 in <state_dir>/edge.
 	TLS TLSFiles `yaml:"tls"`

@@ -81,6 +81,10 @@ func (c *Config) Validate() error {
 		add(c.errAt("trust_domain", "required"))
 	case err != nil:
 		add(c.errAt("trust_domain", "invalid trust domain %q: %v", c.TrustDomain, err))
+	case td.Name() != c.TrustDomain:
+		// TrustDomainFromString also accepts a SPIFFE ID and keeps only its trust domain;
+		// the config must say exactly what it means.
+		add(c.errAt("trust_domain", "invalid trust domain %q: want a bare name such as bank.local", c.TrustDomain))
 	default:
 		c.TD = td
 	}
@@ -132,6 +136,11 @@ func (c *Config) Validate() error {
 
 	if err := checkHostPort(c.Gateway.Listen); err != nil {
 		add(c.errAt("gateway.listen", "%v", err))
+	}
+	if u := c.Gateway.PublicURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || pu.Scheme != "https" || pu.Host == "" || (pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" {
+			add(c.errAt("gateway.public_url", "want https://HOST[:PORT] without path or query, got %q", u))
+		}
 	}
 	if (c.Gateway.TLS.CertFile == "") != (c.Gateway.TLS.KeyFile == "") {
 		add(c.errAt("gateway.tls", "set both cert_file and key_file, or neither"))
@@ -261,7 +270,9 @@ func checkUpstream(s string, unsafeNonLoopback bool) error {
 	case s == "":
 		return errors.New("required: unix:PATH or http://127.0.0.1:PORT")
 	case strings.HasPrefix(s, "unix:"):
-		if strings.TrimPrefix(s, "unix:") == "" {
+		// Same trimming as UpstreamSocket: "unix://" would otherwise resolve to the run
+		// directory itself.
+		if strings.TrimPrefix(strings.TrimPrefix(s, "unix:"), "//") == "" {
 			return errors.New("unix: needs a socket path")
 		}
 		return nil

@@ -38,7 +38,8 @@ func NewMesh(rules []MeshRule) *Mesh {
 // Decide allows the call only if some rule names the caller, the method and the path.
 func (m *Mesh) Decide(caller spiffeid.ID, method, path string) Decision {
 	for _, r := range m.rules {
-		if r.Caller != caller {
+		// A zero caller (no SPIFFE ID) never matches, not even a rule whose Caller is unset.
+		if caller.IsZero() || r.Caller != caller {
 			continue
 		}
 		if !slices.Contains(r.Methods, "*") && !slices.Contains(r.Methods, method) {

@@ -19,11 +19,12 @@ func CanonicalPath(r *http.Request) (string, error) {
 	if p == "" || p[0] != '/' {
 		return "", ErrNonCanonicalPath
 	}
-	lower := strings.ToLower(raw)
-	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%2e") || strings.Contains(lower, "%00") {
+	// The decoded path is checked too: "%252f" decodes to a literal "%2f", which an app
+	// that decodes once more reads as a slash.
+	if hasEncodedSeparator(raw) || hasEncodedSeparator(p) {
 		return "", ErrNonCanonicalPath
 	}
-	if strings.ContainsAny(p, "\\\x00\r\n\t") {
+	if strings.ContainsFunc(p, func(c rune) bool { return c == '\\' || c < 0x20 || c == 0x7f }) {
 		return "", ErrNonCanonicalPath
 	}
 	clean := path.Clean(p)
@@ -34,4 +35,9 @@ func CanonicalPath(r *http.Request) (string, error) {
 		return "", ErrNonCanonicalPath
 	}
 	return p, nil
+}
+
+func hasEncodedSeparator(s string) bool {
+	lower := strings.ToLower(s)
+	return strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%2e") || strings.Contains(lower, "%00")
 }

@@ -30,7 +30,9 @@ type Peer struct {
 func NewMTLSTransport(svid x509svid.Source, bundle x509bundle.Source, peer Peer) *http.Transport {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		DialContext:           func(ctx context.Context, _, _ string) (net.Conn, error) { return dialer.DialContext(ctx, "tcp", peer.Addr) },
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, "tcp", peer.Addr)
+		},
 		TLSClientConfig:       identity.ClientTLS(svid, bundle, peer.ID),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConnsPerHost:   64,

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bulwark-security/bulwark/internal/authn"
+	"github.com/bulwark-security/bulwark/internal/config"
+	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/proxy"
+)
+
+// part is one long-running component.
+type part struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// group runs parts under an errgroup: the first failure stops them all, and a stop because
+// ctx ended is clean.
+type group struct {
+	g   *errgroup.Group
+	ctx context.Context
+}
+
+func newGroup(ctx context.Context) *group {
+	g, gctx := errgroup.WithContext(ctx)
+	return &group{g: g, ctx: gctx}
+}
+
+func (g *group) start(p part) {
+	g.g.Go(func() error {
+		if err := p.run(g.ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		return nil
+	})
+}
+
+func (g *group) wait() error { return g.g.Wait() }
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// loadConfig loads the file and turns a config error into exit code 2.
+func loadConfig(file string) (*config.Config, error) {
+	cfg, err := config.Load(file)
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("invalid config, nothing started:\n%w", err)}
+	}
+	return cfg, nil
+}
+
+// listenUnix binds a unix socket only this user can use (0600, in a 0700 dir), replacing a
+// stale socket file from an earlier run.
+func listenUnix(path string) (net.Listener, error) {
+	if err := keys.SecretDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// serveHTTP serves srv on ln until ctx ends, then shuts it down gracefully.
+func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	<-errc
+	return nil
+}
+
+// appServer is the http.Server for an app on its unix socket.
+func appServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
+// newVerifier builds the gateway's token verifier. For the embedded provider, discovery and
+// JWKS requests go straight to the control plane over mTLS (whatever host the URL names);
+// for an external issuer they go over HTTPS, trusting ca_file or the system roots.
+func newVerifier(cfg *config.Config, issuer string, svid x509svid.Source, bundle x509bundle.Source, controlAddr string, log *slog.Logger) (*authn.Verifier, error) {
+	var hc *http.Client
+	if cfg.Embedded() {
+		peer := proxy.Peer{ID: cfg.WorkloadID(config.ControlName), Addr: controlAddr}
+		hc = &http.Client{Transport: proxy.NewMTLSTransport(svid, bundle, peer), Timeout: 10 * time.Second}
+	} else {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if f := cfg.IdentityProvider.CAFile; f != "" {
+			pool, err := loadPool(f)
+			if err != nil {
+				return nil, err
+			}
+			tr.TLSClientConfig.RootCAs = pool
+		}
+		hc = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	}
+	ip := cfg.IdentityProvider
+	return authn.NewVerifier(authn.Options{
+		Issuer:     issuer,
+		Audience:   ip.Audience,
+		Algorithms: ip.Algorithms,
+		HTTPClient: hc,
+		RolesClaim: ip.RolesClaim,
+		Leeway:     ip.ClockSkew,
+		Log:        log,
+	})
+}
+
+func loadPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read CA bundle: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", file)
+	}
+	return pool, nil
+}

@@ -30,6 +30,10 @@ func OpenFile(path string) (*FileLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
+	if err := f.Chmod(0o600); err != nil { // an existing file may have been created looser
+		f.Close()
+		return nil, fmt.Errorf("audit log mode: %w", err)
+	}
 	return &FileLog{f: f, now: time.Now}, nil
 }
 

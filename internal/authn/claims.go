@@ -106,3 +106,12 @@ func stringOrList(v any) ([]string, error) {
 	}
 	return nil, fmt.Errorf("not a string or an array of strings")
 }
+
+// isIDToken reports claims only an OpenID Connect ID token carries (at_hash, c_hash). An
+// issuer may sign ID and access tokens with the same key and put the API audience in both,
+// so without this check a client could present its ID token as an access token.
+func isIDToken(claims map[string]any) bool {
+	_, atHash := claims["at_hash"]
+	_, cHash := claims["c_hash"]
+	return atHash || cHash
+}

@@ -108,6 +108,9 @@ func (v *Verifier) principal(std jwt.Claims, extra map[string]any) (Principal, e
 	if std.Subject == "" {
 		return Principal{}, invalidToken("token has no subject", nil)
 	}
+	if isIDToken(extra) {
+		return Principal{}, invalidToken("an ID token is not an access token", nil)
+	}
 	p := Principal{Issuer: std.Issuer, Subject: std.Subject, Expiry: std.Expiry.Time().UTC()}
 	if p.ClientID, err = clientID(extra); err != nil {
 		return Principal{}, invalidToken("malformed claims", err)

@@ -51,8 +51,9 @@ type Endpoints struct {
 	TrustDomain string `json:"trust_domain"`
 	// Services maps each service to its identity and sidecar address.
 	Services map[string]ServiceEndpoint `json:"services"`
-	// Control is the control plane's mTLS listener (gateway only).
-	Control ServiceEndpoint `json:"control"`
+	// Control is the control plane's mTLS listener (gateway only), when the embedded
+	// identity provider runs.
+	Control *ServiceEndpoint `json:"control,omitempty"`
 	// AuditLog is the path of the JSON-lines audit log.
 	AuditLog string `json:"audit_log"`
 	// DevCredentials is the path of the demo users' passwords (0600), when generated.

@@ -109,7 +109,10 @@ func runUp(ctx context.Context, cfg *config.Config, out io.Writer, log *slog.Log
 
 	gatewayAddr := s.gatewayLn.Addr().String()
 	issuer := cfg.Issuer(gatewayAddr)
-	peers := map[string]string{config.ControlName: s.controlLn.Addr().String()}
+	peers := map[string]string{}
+	if s.controlLn != nil {
+		peers[config.ControlName] = s.controlLn.Addr().String()
+	}
 	for name, ln := range s.sidecarLn {
 		peers[name] = ln.Addr().String()
 	}
@@ -185,9 +188,11 @@ func (s *stack) endpoints(issuer string, peers map[string]string) Endpoints {
 		TrustBundle:    s.st.trustBundlePath(),
 		TrustDomain:    s.cfg.TD.Name(),
 		Services:       map[string]ServiceEndpoint{},
-		Control:        ServiceEndpoint{SPIFFEID: s.cfg.WorkloadID(config.ControlName).String(), MTLSAddr: peers[config.ControlName]},
 		AuditLog:       s.auditPath(),
 		DevCredentials: s.devCreds,
+	}
+	if addr, ok := peers[config.ControlName]; ok {
+		ep.Control = &ServiceEndpoint{SPIFFEID: s.cfg.WorkloadID(config.ControlName).String(), MTLSAddr: addr}
 	}
 	for _, svc := range s.cfg.Services {
 		ep.Services[svc.Name] = ServiceEndpoint{SPIFFEID: svc.ID.String(), MTLSAddr: peers[svc.Name]}

@@ -68,8 +68,10 @@ func prepareStack(cfg *config.Config, out io.Writer) (s *stack, err error) {
 	if s.audit, err = audit.OpenFile(s.auditPath()); err != nil {
 		return nil, err
 	}
-	if s.controlLn, err = net.Listen("tcp", cfg.Control.Listen); err != nil {
-		return nil, fmt.Errorf("control listen: %w", err)
+	if cfg.Embedded() { // the control plane's TCP listener serves only the identity provider
+		if s.controlLn, err = net.Listen("tcp", cfg.Control.Listen); err != nil {
+			return nil, fmt.Errorf("control listen: %w", err)
+		}
 	}
 	for _, svc := range cfg.Services {
 		if s.sidecarLn[svc.Name], err = net.Listen("tcp", svc.Listen); err != nil {

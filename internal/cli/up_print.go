@@ -22,7 +22,9 @@ func printStarted(out io.Writer, s *stack, ep Endpoints) {
 	fmt.Fprintf(out, "\nBulwark is up — trust domain %s\n", ep.TrustDomain)
 	fmt.Fprintf(out, "  gateway    %s   (server certificate: verify with %s)\n", ep.Gateway, rel(ep.CABundle))
 	fmt.Fprintf(out, "  issuer     %s\n", ep.Issuer)
-	fmt.Fprintf(out, "  control    %s   (mTLS, %s)\n", ep.Control.MTLSAddr, ep.Control.SPIFFEID)
+	if ep.Control != nil {
+		fmt.Fprintf(out, "  control    %s   (mTLS, %s)\n", ep.Control.MTLSAddr, ep.Control.SPIFFEID)
+	}
 	names := make([]string, 0, len(ep.Services))
 	for n := range ep.Services {
 		names = append(names, n)

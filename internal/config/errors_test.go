@@ -432,7 +432,7 @@ trust_domain: evil.local
 		name: "not YAML",
 		yaml: `trust_domain: [bank.local
 `,
-		want: []string{`bulwark.yaml: not valid YAML: yaml: line 1: did not find expected ',' or ']'`},
+		want: []string{`bulwark.yaml:1: not valid YAML: did not find expected ',' or ']'`},
 	},
 	{
 		name: "several decode errors at once",

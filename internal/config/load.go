@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -39,7 +41,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: name, Msg: "file is empty"}
 		}
-		return nil, &Error{File: name, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+		return nil, syntaxError(name, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -59,6 +61,17 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns yaml's "yaml: line N: msg" into a located Error.
+func syntaxError(name string, err error) error {
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: name, Line: line, Msg: "not valid YAML: " + m[2]}
+	}
+	return &Error{File: name, Msg: fmt.Sprintf("not valid YAML: %v", err)}
 }
 
 // File returns the path the config was loaded from.

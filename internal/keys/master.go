@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 )
 
@@ -25,6 +26,9 @@ type MasterKey struct {
 
 // String keeps the key out of logs and error messages even if someone prints the struct.
 func (*MasterKey) String() string { return "MasterKey(redacted)" }
+
+// LogValue keeps the key out of structured logs.
+func (*MasterKey) LogValue() slog.Value { return slog.StringValue("MasterKey(redacted)") }
 
 // LoadMasterKey reads a master key file. The file must be exactly 32 bytes and must not be
 // readable by group or others.

@@ -41,9 +41,9 @@ func ParsePattern(s string) (Pattern, error) {
 // String returns the pattern as written.
 func (p Pattern) String() string { return p.raw }
 
-// Match reports whether the canonical path p matches.
+// Match reports whether the canonical path p matches. The zero Pattern matches nothing.
 func (p Pattern) Match(path string) bool {
-	if !strings.HasPrefix(path, "/") {
+	if p.raw == "" || !strings.HasPrefix(path, "/") {
 		return false
 	}
 	var segs []string

@@ -128,3 +128,12 @@ func FuzzPattern(f *testing.F) {
 		}
 	})
 }
+
+func TestZeroPatternMatchesNothing(t *testing.T) {
+	var p Pattern
+	for _, path := range []string{"/", "/a", ""} {
+		if p.Match(path) {
+			t.Errorf("zero Pattern matched %q; want no match (a broken rule must deny)", path)
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 )
 
 // ErrNonCanonicalPath is returned for paths that could be read two ways.
-var ErrNonCanonicalPath = errors.New("path is not canonical: dot segments, doubled slashes, encoded slashes, backslashes or control characters are refused")
+var ErrNonCanonicalPath = errors.New("path is not canonical: dot segments, doubled slashes, encoded slashes, backslashes, semicolons or control characters are refused")
 
 // CanonicalPath returns the request's path if it has exactly one reading, and an error
 // otherwise. Routing and policy only ever see the returned path, so no spelling of a path
@@ -24,7 +24,9 @@ func CanonicalPath(r *http.Request) (string, error) {
 	if hasEncodedSeparator(raw) || hasEncodedSeparator(p) {
 		return "", ErrNonCanonicalPath
 	}
-	if strings.ContainsFunc(p, func(c rune) bool { return c == '\\' || c < 0x20 || c == 0x7f }) {
+	// ";" is refused because servlet containers read "/a/..;/b" as "/a/../b" (path
+	// parameters), which would let a path match one route here and reach another there.
+	if strings.ContainsFunc(p, func(c rune) bool { return c == '\\' || c == ';' || c < 0x20 || c == 0x7f }) {
 		return "", ErrNonCanonicalPath
 	}
 	clean := path.Clean(p)

@@ -4,8 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
@@ -108,11 +106,7 @@ func TestExternalIssuer(t *testing.T) {
 		{"signed by another key", sign(other, "alice", "bank-api", "customer"), "/api/accounts/A-1001", http.StatusUnauthorized},
 		{"no embedded provider", "", "/oidc/.well-known/openid-configuration", http.StatusNotFound},
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(readFile(t, ep.CABundle))) {
-		t.Fatal("ca_bundle holds no certificate")
-	}
-	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	client := clientTrusting(t, ep.CABundle)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, ep.Gateway+tc.path, nil)

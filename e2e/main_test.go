@@ -151,13 +151,10 @@ type upProc struct {
 
 func startUp(cfg, state string, extra ...string) (*upProc, error) {
 	args := append([]string{"up", "-f", cfg, "--state-dir", state, "--gateway-addr", "127.0.0.1:0"}, extra...)
-	p := &upProc{cmd: exec.Command(env.bin, args...), done: make(chan struct{})}
-	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: &p.stdout}
-	p.cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
-	if err := p.cmd.Start(); err != nil {
+	p, err := startProc(env.bin, args...)
+	if err != nil {
 		return nil, err
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	deadline := time.After(90 * time.Second)
 	for !strings.Contains(p.Stdout(), "Bulwark is up") {
 		select {

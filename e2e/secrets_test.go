@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -46,5 +47,50 @@ func TestNoSecretInLogsOrAudit(t *testing.T) {
 				t.Errorf("%s appears in %s", what, where)
 			}
 		}
+	}
+}
+
+// TestStateDirModesAndSealedKeys walks the state dir `up` created: every directory is 0700,
+// every file and socket 0600, and no file holds a private key in clear (PEM or PKCS#8 DER).
+func TestStateDirModesAndSealedKeys(t *testing.T) {
+	var files int
+	err := filepath.WalkDir(env.state, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			if fi.Mode().Perm() != 0o700 {
+				t.Errorf("%s: dir mode %v, want 0700", p, fi.Mode().Perm())
+			}
+			return nil
+		case fi.Mode().Perm()&0o177 != 0:
+			t.Errorf("%s: mode %v, want 0600 or stricter", p, fi.Mode().Perm())
+		}
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		files++
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), "PRIVATE KEY") {
+			t.Errorf("%s holds a PEM private key in clear", p)
+		}
+		if _, err := x509.ParsePKCS8PrivateKey(b); err == nil {
+			t.Errorf("%s holds a PKCS#8 private key in clear", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 10 {
+		t.Fatalf("walked only %d files in %s; the state dir is not what this test expects", files, env.state)
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func newTokenCmd() *cobra.Command {
-	var stateDir, user, client, clientID, redirectURI, passwordFile string
+	var stateDir, user, client, clientID, redirectURI, passwordFile, issuer, caBundle string
 	var scopes []string
 	cmd := &cobra.Command{
 		Use:   "token --state-dir DIR (--user NAME | --client NAME)",
@@ -29,9 +29,18 @@ from dev-credentials.json.`,
 			if (user == "") == (client == "") {
 				return &exitError{code: 2, err: errors.New("give exactly one of --user or --client")}
 			}
-			ep, err := readEndpoints(stateDir)
-			if err != nil {
-				return fmt.Errorf("read endpoints (is `bulwark up` running with --state-dir %s?): %w", stateDir, err)
+			ep := &Endpoints{Issuer: issuer, CABundle: caBundle}
+			if issuer == "" || caBundle == "" {
+				fromFile, err := readEndpoints(stateDir)
+				if err != nil {
+					return fmt.Errorf("read endpoints (is `bulwark up` running with --state-dir %s? otherwise pass --issuer and --ca-bundle): %w", stateDir, err)
+				}
+				if ep.Issuer == "" {
+					ep.Issuer = fromFile.Issuer
+				}
+				if ep.CABundle == "" {
+					ep.CABundle = fromFile.CABundle
+				}
 			}
 			pool, err := loadPool(ep.CABundle)
 			if err != nil {
@@ -71,6 +80,8 @@ from dev-credentials.json.`,
 	cmd.Flags().StringVar(&clientID, "client-id", "bulwark-cli", "public client used for --user")
 	cmd.Flags().StringVar(&redirectURI, "redirect-uri", "http://127.0.0.1/callback", "redirect URI registered for --client-id")
 	cmd.Flags().StringVar(&passwordFile, "password-file", "", "file holding the password or client secret (default: dev-credentials.json)")
+	cmd.Flags().StringVar(&issuer, "issuer", "", "issuer URL (default: from <state-dir>/endpoints.json)")
+	cmd.Flags().StringVar(&caBundle, "ca-bundle", "", "PEM bundle that verifies the issuer's TLS (default: from endpoints.json)")
 	cmd.Flags().StringSliceVar(&scopes, "scope", nil, "scopes to request with --client")
 	return cmd
 }

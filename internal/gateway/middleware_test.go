@@ -38,7 +38,7 @@ func TestRecoverPanics(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			g := &Gateway{log: slog.New(slog.NewJSONHandler(&logs, nil))}
-			h := wrap(tt.handler, proxy.RequestID(false), g.recoverPanics, g.accessLog, g.securityHeaders)
+			h := proxy.Chain(tt.handler, proxy.RequestID(false), proxy.Recover(g.log, g.decorate500), g.accessLog, g.securityHeaders)
 			rec := httptest.NewRecorder()
 			var aborted any
 			func() {

@@ -10,28 +10,20 @@ import (
 // inboundChain is every request from a peer sidecar or the gateway, in order. The mTLS
 // handshake has already verified the caller's SVID before the first of these runs.
 func inboundChain(in *inbound, app http.Handler) http.Handler {
-	return chain(app,
-		proxy.RequestID(true), // the peer is authenticated: keep its well-formed id
-		recoverer(in.log),     // JSON 500 instead of a dropped connection
-		canonicalPath,         // 400 for any path with two readings
-		in.authorize,          // allow rules on caller, method, path; audit every decision
+	return proxy.Chain(app,
+		proxy.RequestID(true),      // the peer is authenticated: keep its well-formed id
+		proxy.Recover(in.log, nil), // JSON 500 instead of a dropped connection
+		proxy.Canonical,            // 400 for any path with two readings
+		in.authorize,               // allow rules on caller, method, path; audit every decision
 	)
 	// app: identity headers rewritten (setIdentityHeaders), then the app's socket.
 }
 
 // outboundChain is every call from this service's app to another service.
 func outboundChain(out *outbound, log *slog.Logger) http.Handler {
-	return chain(out,
+	return proxy.Chain(out,
 		proxy.RequestID(true), // the app is local: keep its id so a call can be traced
-		recoverer(log),
+		proxy.Recover(log, nil),
 	)
 	// out: target from Host, identity headers stripped, mTLS to the target's sidecar.
-}
-
-// chain wraps h so that the first middleware listed runs first.
-func chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
-	for i := len(mw) - 1; i >= 0; i-- {
-		h = mw[i](h)
-	}
-	return h
 }

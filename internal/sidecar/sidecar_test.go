@@ -58,7 +58,7 @@ func TestNewRejects(t *testing.T) {
 
 func TestRecoverer(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }), proxy.RequestID(true), recoverer(log))
+	h := proxy.Chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }), proxy.RequestID(true), proxy.Recover(log, nil))
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set(proxy.HeaderRequestID, "r-1")
 	rec := httptest.NewRecorder()
@@ -75,7 +75,7 @@ func TestRecoverer(t *testing.T) {
 // TestRecovererPassesAbort: http.ErrAbortHandler must reach the server, which aborts the
 // half-written response instead of ending it as if it were complete.
 func TestRecovererPassesAbort(t *testing.T) {
-	h := recoverer(slog.New(slog.NewJSONHandler(io.Discard, nil)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
+	h := proxy.Recover(slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
 	var got any
 	func() {
 		defer func() { got = recover() }()

@@ -149,3 +149,17 @@ func TestBodyLimit(t *testing.T) {
 		})
 	}
 }
+
+// The login page's POST is answered with a redirect to the client's redirect_uri on another
+// origin; Chrome applies form-action to that redirect, so the identity provider's pages must
+// not restrict it, while API responses keep the strictest policy.
+func TestOIDCPagesAllowTheLoginRedirect(t *testing.T) {
+	for _, d := range strings.Split(cspOIDC, ";") {
+		if strings.HasPrefix(strings.TrimSpace(d), "form-action") {
+			t.Errorf("CSP of /oidc pages has %q: it would block the redirect after login", strings.TrimSpace(d))
+		}
+	}
+	if !strings.Contains(cspAPI, "default-src 'none'") || !strings.Contains(cspOIDC, "frame-ancestors 'none'") {
+		t.Errorf("CSP lost its baseline: api %q, oidc %q", cspAPI, cspOIDC)
+	}
+}

@@ -6,10 +6,12 @@ import (
 )
 
 // Content-Security-Policy values: API responses may load nothing; the identity provider's
-// login pages may also use inline styles and post forms to themselves.
+// login pages may also use inline styles. There is deliberately no form-action on them:
+// Chrome applies it to the redirect that follows the login POST, which goes to the client's
+// redirect_uri on another origin, so it would break every browser login.
 const (
 	cspAPI  = "default-src 'none'; frame-ancestors 'none'"
-	cspOIDC = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+	cspOIDC = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 )
 
 // securityHeaders sets the hardening headers on every response, whoever writes it: they

@@ -54,20 +54,20 @@ func newControlCmd() *cobra.Command {
 			}
 			if cfg.Embedded() {
 				if _, _, err := oidc.EnsureDevCredentials(cfg, st.dir); err != nil {
-					return err
+					return g.abort(err)
 				}
 				src, err := x509Source(g.ctx, st.workloadSocket(config.ControlName))
 				if err != nil {
-					return err
+					return g.abort(err)
 				}
 				defer src.Close()
 				ln, err := net.Listen("tcp", cfg.Control.Listen)
 				if err != nil {
-					return err
+					return g.abort(err)
 				}
 				provider, err := oidc.New(g.ctx, oidc.Options{Config: cfg, Issuer: cfg.Issuer(cfg.Gateway.Listen), StateDir: st.dir, MasterKey: mk, Log: log.With("component", "oidc")})
 				if err != nil {
-					return fmt.Errorf("identity provider: %w", err)
+					return g.abort(fmt.Errorf("identity provider: %w", err))
 				}
 				srv := &control.Server{Listener: ln, SVID: src, Bundle: src, Callers: controlCallers(cfg), Handler: provider, Log: log.With("component", "control")}
 				g.start(part{name: "control", run: srv.Run})

@@ -33,13 +33,23 @@ type part struct {
 // group runs parts under an errgroup: the first failure stops them all, and a stop because
 // ctx ended is clean.
 type group struct {
-	g   *errgroup.Group
-	ctx context.Context
+	g      *errgroup.Group
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 func newGroup(ctx context.Context) *group {
+	ctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(ctx)
-	return &group{g: g, ctx: gctx}
+	return &group{g: g, ctx: gctx, cancel: cancel}
+}
+
+// abort stops the parts already started, waits for them, and returns err: for a setup
+// step that fails after some parts run.
+func (g *group) abort(err error) error {
+	g.cancel()
+	_ = g.g.Wait()
+	return err
 }
 
 func (g *group) start(p part) {
@@ -51,7 +61,10 @@ func (g *group) start(p part) {
 	})
 }
 
-func (g *group) wait() error { return g.g.Wait() }
+func (g *group) wait() error {
+	defer g.cancel()
+	return g.g.Wait()
+}
 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))

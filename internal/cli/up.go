@@ -86,7 +86,31 @@ func runUp(ctx context.Context, cfg *config.Config, out io.Writer, log *slog.Log
 	defer s.close()
 
 	g := newGroup(ctx)
-	wapi := identity.NewWorkloadAPI(s.ca, cfg.Identity.SVIDTTL, log)
+	ep, closeAll, err := startStack(g, s, log)
+	defer closeAll()
+	if err != nil {
+		return g.abort(err)
+	}
+	if err := s.st.writeEndpoints(ep); err != nil {
+		return g.abort(fmt.Errorf("write endpoints: %w", err))
+	}
+	printStarted(out, s, ep)
+	err = g.wait()
+	fmt.Fprintln(out, "bulwark: stopped")
+	return err
+}
+
+// startStack starts every part of `up` in g and returns the endpoints. closeAll releases the
+// SVID sources and apps; call it after g has stopped.
+func startStack(g *group, s *stack, log *slog.Logger) (_ Endpoints, closeAll func(), _ error) {
+	cfg := s.cfg
+	var closers []func() error
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			_ = closers[i]()
+		}
+	}
+	wapi := identity.NewWorkloadAPI(s.ca, cfg.Identity.SVIDTTL, log.With("component", "workload-api"))
 	workloads := []string{config.GatewayName, config.ControlName}
 	for _, svc := range cfg.Services {
 		workloads = append(workloads, svc.Name)
@@ -101,9 +125,9 @@ func runUp(ctx context.Context, cfg *config.Config, out io.Writer, log *slog.Log
 		src, err := identity.NewX509Source(sctx, s.st.workloadSocket(w))
 		cancel()
 		if err != nil {
-			return fmt.Errorf("fetch SVID for %s: %w", w, err)
+			return Endpoints{}, closeAll, fmt.Errorf("fetch SVID for %s: %w", w, err)
 		}
-		defer src.Close()
+		closers = append(closers, src.Close)
 		sources[w] = src
 	}
 
@@ -120,7 +144,7 @@ func runUp(ctx context.Context, cfg *config.Config, out io.Writer, log *slog.Log
 	if cfg.Embedded() {
 		provider, err := oidc.New(g.ctx, oidc.Options{Config: cfg, Issuer: issuer, StateDir: s.st.dir, MasterKey: s.mk, Log: log.With("component", "oidc")})
 		if err != nil {
-			return fmt.Errorf("identity provider: %w", err)
+			return Endpoints{}, closeAll, fmt.Errorf("identity provider: %w", err)
 		}
 		src := sources[config.ControlName]
 		srv := &control.Server{Listener: s.controlLn, SVID: src, Bundle: src, Callers: controlCallers(cfg), Handler: provider, Log: log.With("component", "control")}
@@ -135,15 +159,15 @@ func runUp(ctx context.Context, cfg *config.Config, out io.Writer, log *slog.Log
 			Audit: s.audit, Log: log.With("component", "sidecar/"+svc.Name),
 		})
 		if err != nil {
-			return fmt.Errorf("sidecar %s: %w", svc.Name, err)
+			return Endpoints{}, closeAll, fmt.Errorf("sidecar %s: %w", svc.Name, err)
 		}
 		g.start(part{name: "sidecar " + svc.Name, run: sc.Run})
 		if ln, ok := s.appLn[svc.Name]; ok {
 			app, err := bank.New(svc.Name, s.st.dataDir(), bank.MeshClient(s.st.meshSocket(svc.Name)), log.With("component", "bank/"+svc.Name))
 			if err != nil {
-				return fmt.Errorf("bank %s: %w", svc.Name, err)
+				return Endpoints{}, closeAll, fmt.Errorf("bank %s: %w", svc.Name, err)
 			}
-			defer app.Close()
+			closers = append(closers, app.Close)
 			srv := appServer(app.Handler(), log)
 			g.start(part{name: "app " + svc.Name, run: func(ctx context.Context) error { return serveHTTP(ctx, srv, ln) }})
 		}
@@ -152,7 +176,7 @@ func runUp(ctx context.Context, cfg *config.Config, out io.Writer, log *slog.Log
 	gsrc := sources[config.GatewayName]
 	verifier, err := newVerifier(cfg, issuer, gsrc, gsrc, peers[config.ControlName], log.With("component", "authn"))
 	if err != nil {
-		return fmt.Errorf("token verifier: %w", err)
+		return Endpoints{}, closeAll, fmt.Errorf("token verifier: %w", err)
 	}
 	gw, err := gateway.New(gateway.Options{
 		Config: cfg, Listener: s.gatewayLn,
@@ -161,18 +185,10 @@ func runUp(ctx context.Context, cfg *config.Config, out io.Writer, log *slog.Log
 		Audit: s.audit, Log: log.With("component", "gateway"),
 	})
 	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
+		return Endpoints{}, closeAll, fmt.Errorf("gateway: %w", err)
 	}
 	g.start(part{name: "gateway", run: gw.Run})
-
-	ep := s.endpoints(issuer, peers)
-	if err := s.st.writeEndpoints(ep); err != nil {
-		return fmt.Errorf("write endpoints: %w", err)
-	}
-	printStarted(out, s, ep)
-	err = g.wait()
-	fmt.Fprintln(out, "bulwark: stopped")
-	return err
+	return s.endpoints(issuer, peers), closeAll, nil
 }
 
 // controlCallers are the workloads allowed to reach the control plane's listener.

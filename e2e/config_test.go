@@ -69,3 +69,21 @@ func TestBadConfigStartsNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestGatewayPortInUse: a port conflict is a clear error, not a crash, and happens before
+// any state (master key, CA) is created.
+func TestGatewayPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	state := filepath.Join(t.TempDir(), "state")
+	_, stderr, code := bw(t, "up", "--state-dir", state, "--gateway-addr", ln.Addr().String(), "-f", "../examples/bank/bulwark.yaml")
+	if code == 0 || strings.Contains(stderr, "panic") || !strings.Contains(stderr, "is another bulwark running") {
+		t.Errorf("exit %d, stderr %q; want a non-zero exit naming the conflict, without a panic", code, tail(stderr))
+	}
+	if _, err := os.Stat(state); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("state dir exists after a failed start (%v): keys were created before the port check", err)
+	}
+}

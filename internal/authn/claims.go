@@ -39,6 +39,12 @@ func roles(claims map[string]any, name string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim %q: %w", name, err)
 	}
+	for _, r := range list {
+		// Roles reach apps comma-joined (X-Bulwark-Roles): "x,teller" would become teller.
+		if r == "" || strings.ContainsAny(r, ", \t\r\n") {
+			return nil, fmt.Errorf("claim %q: role %q is empty or contains a separator", name, r)
+		}
+	}
 	return list, nil
 }
 

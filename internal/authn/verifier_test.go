@@ -136,6 +136,8 @@ func refuseCases(t testing.TB, f *fixture) []refuseCase {
 		{"wrong audience", f.es.sign(t, f.claims(func(c map[string]any) { c["aud"] = []string{"someone-else"} }), nil), nil, "wrong audience"},
 		{"no audience", f.es.sign(t, f.claims(func(c map[string]any) { delete(c, "aud") }), nil), nil, "wrong audience"},
 		{"an ID token (at_hash)", f.es.sign(t, f.claims(func(c map[string]any) { c["at_hash"] = "x"; c["nonce"] = "n" }), nil), nil, "an ID token is not an access token"},
+		{"a role with a comma", f.es.sign(t, f.claims(func(c map[string]any) { c["roles"] = []string{"customer", "x,teller"} }), nil), nil, "malformed claims"},
+		{"an empty role", f.es.sign(t, f.claims(func(c map[string]any) { c["roles"] = []string{""} }), nil), nil, "malformed claims"},
 		{"an ID token (c_hash)", f.es.sign(t, f.claims(func(c map[string]any) { c["c_hash"] = "x" }), nil), nil, "an ID token is not an access token"},
 		{"wrong issuer", f.es.sign(t, f.claims(func(c map[string]any) { c["iss"] = "https://evil.example" }), nil), nil, "wrong issuer"},
 		{"missing exp", f.es.sign(t, f.claims(func(c map[string]any) { delete(c, "exp") }), nil), nil, "token has no expiry"},

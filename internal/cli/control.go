@@ -65,6 +65,7 @@ func newControlCmd() *cobra.Command {
 				if err != nil {
 					return g.abort(err)
 				}
+				// The gateway derives the issuer the same way (cfg.Issuer(cfg.Gateway.Listen)).
 				provider, err := oidc.New(g.ctx, oidc.Options{Config: cfg, Issuer: cfg.Issuer(cfg.Gateway.Listen), StateDir: st.dir, MasterKey: mk, Log: log.With("component", "oidc")})
 				if err != nil {
 					return g.abort(fmt.Errorf("identity provider: %w", err))

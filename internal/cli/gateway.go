@@ -46,7 +46,7 @@ func newGatewayCmd() *cobra.Command {
 			}
 			defer al.Close()
 			peers := peersFromConfig(cfg, log)
-			verifier, err := newVerifier(cfg, cfg.Issuer(ln.Addr().String()), src, src, peers[config.ControlName], log.With("component", "authn"))
+			verifier, err := newVerifier(cfg, cfg.Issuer(cfg.Gateway.Listen), src, src, peers[config.ControlName], log.With("component", "authn"))
 			if err != nil {
 				return err
 			}

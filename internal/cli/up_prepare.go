@@ -2,10 +2,8 @@ package cli
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -18,47 +16,71 @@ import (
 	"github.com/bulwark-security/bulwark/internal/oidc"
 )
 
-// prepareStack creates or loads the state and binds every listener. On error it releases
-// what it took.
-func prepareStack(cfg *config.Config, out io.Writer) (s *stack, err error) {
+// prepareStack binds every TCP listener first, so that a port in use fails before any state
+// is created, then creates or loads the state and binds the unix sockets. On error it
+// releases what it took.
+func prepareStack(cfg *config.Config, out io.Writer) (*stack, error) {
 	st, err := newState(cfg.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	s = &stack{cfg: cfg, st: st, sidecarLn: map[string]net.Listener{}, meshLn: map[string]net.Listener{}, appLn: map[string]net.Listener{}}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
-	if err := keys.SecretDir(st.dir); err != nil {
-		return nil, fmt.Errorf("state dir: %w", err)
-	}
-	if s.mk, err = openMasterKey(st, out); err != nil {
+	s := &stack{cfg: cfg, st: st, sidecarLn: map[string]net.Listener{}, meshLn: map[string]net.Listener{}, appLn: map[string]net.Listener{}}
+	if err := s.bindTCP(); err != nil {
+		s.close()
 		return nil, err
+	}
+	if err := s.createState(out); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stack) bindTCP() error {
+	var err error
+	if s.gatewayLn, err = net.Listen("tcp", s.cfg.Gateway.Listen); err != nil {
+		return fmt.Errorf("gateway listen %s: %w (is another bulwark running? use --gateway-addr)", s.cfg.Gateway.Listen, err)
+	}
+	if s.cfg.Embedded() { // the control plane's TCP listener serves only the identity provider
+		if s.controlLn, err = net.Listen("tcp", s.cfg.Control.Listen); err != nil {
+			return fmt.Errorf("control listen %s: %w", s.cfg.Control.Listen, err)
+		}
+	}
+	for _, svc := range s.cfg.Services {
+		if s.sidecarLn[svc.Name], err = net.Listen("tcp", svc.Listen); err != nil {
+			return fmt.Errorf("sidecar %s listen %s: %w", svc.Name, svc.Listen, err)
+		}
+	}
+	return nil
+}
+
+func (s *stack) createState(out io.Writer) error {
+	cfg, st := s.cfg, s.st
+	if err := keys.SecretDir(st.dir); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	var err error
+	if s.mk, err = openMasterKey(st, out); err != nil {
+		return err
 	}
 	ca, created, err := identity.LoadOrCreateCA(st.caDir(), s.mk, cfg.TD, time.Now)
 	if err != nil {
-		return nil, fmt.Errorf("workload CA: %w", err)
+		return fmt.Errorf("workload CA: %w", err)
 	}
 	s.ca = ca
 	if created {
 		fmt.Fprintf(out, "created the workload CA for %s in %s (keys encrypted under the master key)\n", cfg.TD.Name(), st.caDir())
 	}
 	if err := keys.WriteSecretFile(st.trustBundlePath(), ca.BundlePEM()); err != nil {
-		return nil, fmt.Errorf("write trust bundle: %w", err)
-	}
-
-	if s.gatewayLn, err = net.Listen("tcp", cfg.Gateway.Listen); err != nil {
-		return nil, fmt.Errorf("gateway listen %s: %w (is another bulwark running? use --gateway-addr)", cfg.Gateway.Listen, err)
+		return fmt.Errorf("write trust bundle: %w", err)
 	}
 	if err := s.loadEdgeCert(); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.Embedded() {
 		path, created, err := oidc.EnsureDevCredentials(cfg, st.dir)
 		if err != nil {
-			return nil, fmt.Errorf("dev credentials: %w", err)
+			return fmt.Errorf("dev credentials: %w", err)
 		}
 		s.devCreds = path
 		if created {
@@ -66,28 +88,20 @@ func prepareStack(cfg *config.Config, out io.Writer) (s *stack, err error) {
 		}
 	}
 	if s.audit, err = audit.OpenFile(s.auditPath()); err != nil {
-		return nil, err
-	}
-	if cfg.Embedded() { // the control plane's TCP listener serves only the identity provider
-		if s.controlLn, err = net.Listen("tcp", cfg.Control.Listen); err != nil {
-			return nil, fmt.Errorf("control listen: %w", err)
-		}
+		return err
 	}
 	for _, svc := range cfg.Services {
-		if s.sidecarLn[svc.Name], err = net.Listen("tcp", svc.Listen); err != nil {
-			return nil, fmt.Errorf("sidecar %s listen %s: %w", svc.Name, svc.Listen, err)
-		}
 		if s.meshLn[svc.Name], err = listenUnix(st.meshSocket(svc.Name)); err != nil {
-			return nil, fmt.Errorf("sidecar %s outbound: %w", svc.Name, err)
+			return fmt.Errorf("sidecar %s outbound: %w", svc.Name, err)
 		}
 		sock := cfg.UpstreamSocket(&svc)
 		if hasBankApp(svc.Name) && sock != "" {
 			if s.appLn[svc.Name], err = listenUnix(sock); err != nil {
-				return nil, fmt.Errorf("app %s: %w", svc.Name, err)
+				return fmt.Errorf("app %s: %w", svc.Name, err)
 			}
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // openMasterKey loads $BULWARK_MASTER_KEY_FILE when set (never creating it), or loads or
@@ -145,6 +159,7 @@ func edgeHosts(cfg *config.Config, listenHost string) []string {
 	return hosts
 }
 
+// close releases the listeners and the audit log.
 func (s *stack) close() {
 	for _, ln := range []net.Listener{s.gatewayLn, s.controlLn} {
 		if ln != nil {
@@ -157,8 +172,6 @@ func (s *stack) close() {
 		}
 	}
 	if s.audit != nil {
-		if err := s.audit.Close(); err != nil && !errors.Is(err, fs.ErrClosed) {
-			return
-		}
+		s.audit.Close()
 	}
 }

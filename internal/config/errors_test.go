@@ -423,6 +423,24 @@ trust_domain: evil.local
 		want: []string{`bulwark.yaml: file is empty`},
 	},
 	{
+		name: "gateway listening on every address without a public URL",
+		yaml: `trust_domain: bank.local
+gateway:
+  listen: 0.0.0.0:8443
+`,
+		want: []string{`bulwark.yaml:3: gateway.public_url: required when gateway.listen ("0.0.0.0:8443") names no single host: the issuer URL is derived from it`},
+	},
+	{
+		name: "http redirect URI for a confidential client",
+		yaml: `trust_domain: bank.local
+identity_provider:
+  clients:
+    - id: web
+      redirect_uris: ["http://127.0.0.1/cb"]
+`,
+		want: []string{`bulwark.yaml:5: identity_provider.clients[0].redirect_uris[0]: an http (loopback) redirect URI is only for public clients; use https for a confidential client`},
+	},
+	{
 		name: "not a mapping",
 		yaml: `- trust_domain: bank.local
 `,

@@ -137,6 +137,9 @@ func (c *Config) Validate() error {
 	if err := checkHostPort(c.Gateway.Listen); err != nil {
 		add(c.errAt("gateway.listen", "%v", err))
 	}
+	if host, _, err := net.SplitHostPort(c.Gateway.Listen); err == nil && c.Gateway.PublicURL == "" && (host == "" || host == "0.0.0.0" || host == "::") {
+		add(c.errAt("gateway.public_url", "required when gateway.listen (%q) names no single host: the issuer URL is derived from it", c.Gateway.Listen))
+	}
 	if u := c.Gateway.PublicURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || pu.Scheme != "https" || pu.Host == "" || (pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" {
 			add(c.errAt("gateway.public_url", "want https://HOST[:PORT] without path or query, got %q", u))
@@ -213,8 +216,12 @@ func (c *Config) validateIdentityProvider(_ map[string]bool) []error {
 			errs = append(errs, c.errAt(p+".redirect_uris", "a public client needs at least one redirect URI"))
 		}
 		for j, ru := range cl.RedirectURIs {
-			if u, err := url.Parse(ru); err != nil || u.Host == "" || u.Fragment != "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+			u, err := url.Parse(ru)
+			switch {
+			case err != nil || u.Host == "" || u.Fragment != "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))):
 				errs = append(errs, c.errAt(fmt.Sprintf("%s.redirect_uris[%d]", p, j), "want an https URL, or http on a loopback address, without fragment; got %q", ru))
+			case u.Scheme == "http" && !cl.Public:
+				errs = append(errs, c.errAt(fmt.Sprintf("%s.redirect_uris[%d]", p, j), "an http (loopback) redirect URI is only for public clients; use https for a confidential client"))
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -22,14 +23,21 @@ type client struct {
 
 var _ op.Client = (*client)(nil)
 
-func newClient(c config.Client, hash string, loginURL func(string) string) *client {
+// newClient refuses a redirect URI that allowedRedirect does not allow rather than drop
+// it: a client whose registered URI silently fails is harder to diagnose than one that
+// does not start.
+func newClient(c config.Client, hash string, loginURL func(string) string) (*client, error) {
 	cl := &client{cfg: c, hash: hash, loginURL: loginURL}
-	for _, ru := range c.RedirectURIs {
-		if allowedRedirect(ru, c.Public) {
-			cl.redirects = append(cl.redirects, ru)
+	for i, ru := range c.RedirectURIs {
+		if !allowedRedirect(ru, c.Public) {
+			if u, err := url.Parse(ru); err == nil && u.Scheme == "http" && !c.Public {
+				return nil, fmt.Errorf("redirect_uris[%d]: an http (loopback) redirect URI is only for public clients; use https for confidential client %q", i, c.ID)
+			}
+			return nil, fmt.Errorf("redirect_uris[%d]: want an https URL, or http on a loopback address for a public client, without fragment; got %q", i, ru)
 		}
+		cl.redirects = append(cl.redirects, ru)
 	}
-	return cl
+	return cl, nil
 }
 
 // allowedRedirect keeps https redirect URIs, and http ones on a loopback address for

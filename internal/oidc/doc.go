@@ -49,7 +49,27 @@
 // PHC format ($argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>, 128-bit salt, 256-bit hash)
 // from password_hash_file / secret_hash_file, or from <state_dir>/idp/credentials.json,
 // which EnsureDevCredentials fills for `bulwark up` (the plaintexts go to
-// <state_dir>/dev-credentials.json, 0600). A wrong user name and a wrong password get the
-// same answer and cost the same argon2id verification. An authorization request allows 5
-// failed logins and lives 10 minutes; a code lives 1 minute and works once.
+// <state_dir>/dev-credentials.json, 0600). A configured hash may ask for at most 64 MiB
+// (m=65536), 16 passes and 16 lanes; New refuses a larger one, naming the file.
+//
+// Every verification, at the login page and at the token endpoint, holds one of
+// max(2, 2×GOMAXPROCS) provider-wide slots, so wrong credentials cannot exhaust memory. A
+// request that gets no slot within 2s (or whose context ends first) is not checked: the
+// token endpoint answers 503 temporarily_unavailable, the login page a 503 page, and the
+// attempt counts against no limit.
+//
+// A wrong user name and a wrong password get the same answer and cost the same argon2id
+// verification: unknown users are checked against a dummy hash with the parameters of the
+// most expensive configured user hash (largest m×t), unknown clients likewise. A user whose
+// hash is cheaper than another's can still be told apart by timing, so New warns when users'
+// hashes use different parameters; give them all the same ones.
+//
+// Limits on guessing: an authorization request allows 5 failed logins (attempts being
+// checked count, so concurrent POSTs cannot exceed it) and lives 10 minutes. A user name
+// allows 10 failed logins within 15 minutes across all requests; then every attempt for
+// it is refused for 15 minutes without hashing, with the same page whether or not the user
+// exists. Anyone can so lock a user out; sign-in rate limits belong in front (the gateway).
+// At most 10,000 authorization requests are pending; when full, the oldest is dropped, so
+// a flood of /authorize cannot refuse new sign-ins (but a fast enough flood still expires
+// the sign-ins in progress). A code lives 1 minute and works once.
 package oidc

@@ -56,7 +56,53 @@ func hashFrom(file, stored, key string) (string, error) {
 		return "", fmt.Errorf("%s: not set and no generated credential: set it, or run `bulwark up` to generate dev credentials", key)
 	}
 	if _, err := parsePHC(h); err != nil {
-		return "", fmt.Errorf("%s: %w", key, err)
+		if file == "" {
+			file = filepath.Join(idpDir, hashStoreFile)
+		}
+		return "", fmt.Errorf("%s: %s: %w", key, file, err)
 	}
 	return h, nil
+}
+
+// dummyHash returns a hash of a random secret to verify for unknown users (or clients),
+// with the cost parameters, salt length and key length of the most expensive of hashes
+// (largest m×t, then m, then p), or HashPassword's when there are none. An unknown name
+// then costs as much as the most expensive known one; a known user whose hash is cheaper
+// than another's can still be told apart by timing, so mixed reports whether the hashes'
+// parameters differ (HashPassword and EnsureDevCredentials always use the same ones).
+func dummyHash(hashes map[string]string) (dummy string, mixed bool, err error) {
+	model := phc{memory: argonMemoryKiB, time: argonTime, threads: argonThreads,
+		salt: make([]byte, argonSaltLen), key: make([]byte, argonKeyLen)}
+	first := true
+	for _, s := range hashes {
+		h, err := parsePHC(s)
+		if err != nil {
+			return "", false, err
+		}
+		if !first && (h.memory != model.memory || h.time != model.time || h.threads != model.threads ||
+			len(h.salt) != len(model.salt) || len(h.key) != len(model.key)) {
+			mixed = true
+		}
+		if first || costlier(h, model) {
+			model = h
+		}
+		first = false
+	}
+	secret, err := randomSecret()
+	if err != nil {
+		return "", false, err
+	}
+	dummy, err = hashWith(model, len(model.salt), len(model.key), secret)
+	return dummy, mixed, err
+}
+
+func costlier(a, b phc) bool {
+	ca, cb := uint64(a.memory)*uint64(a.time), uint64(b.memory)*uint64(b.time)
+	if ca != cb {
+		return ca > cb
+	}
+	if a.memory != b.memory {
+		return a.memory > b.memory
+	}
+	return a.threads > b.threads
 }

@@ -38,7 +38,7 @@ func testConfig() *config.Config {
 		Clients: []config.Client{
 			{ID: "cli", Public: true, RedirectURIs: []string{cliRedirect}, Scopes: []string{"accounts:read"}},
 			{ID: "reporting", Roles: []string{"reporter"}, Scopes: []string{"accounts:read", "ledger:read"},
-				RedirectURIs: []string{webRedirect, "http://127.0.0.1:53690/callback"}},
+				RedirectURIs: []string{webRedirect}},
 		},
 	}}
 }

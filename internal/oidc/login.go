@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -15,6 +16,8 @@ const (
 	msgInvalid  = "Invalid user name or password."
 	msgExpired  = "This sign-in request is unknown or has expired. Start again from your application."
 	msgTooMany  = "Too many failed attempts. Start again from your application."
+	msgLocked   = "Too many failed sign-ins for this user name. Try again in 15 minutes."
+	msgBusy     = "Too many sign-ins in progress. Try again in a moment."
 	msgBadInput = "The form could not be read."
 )
 
@@ -89,22 +92,44 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
+	// Both reservations come before the hash, so concurrent POSTs cannot check more
+	// passwords than the limits allow.
+	if !p.st.beginLogin(id) {
+		p.renderLogin(w, http.StatusTooManyRequests, loginData{Error: msgTooMany})
+		return
+	}
+	if !p.names.begin(name) {
+		p.st.endLogin(id, unchecked)
+		p.log.Info("oidc login refused: user name locked out", "client_id", a.clientID, "source", r.RemoteAddr)
+		p.renderLogin(w, http.StatusTooManyRequests, loginData{ID: id, Error: msgLocked})
+		return
+	}
 	u, known := p.st.users[name]
-	hash := p.st.dummyHash // unknown users cost one argon2id verification too
+	hash := p.st.dummyUser // unknown users cost one argon2id verification too
 	if known {
 		hash = u.hash
 	}
-	good, err := VerifyPassword(hash, pw)
+	good, err := p.st.verifier.check(r.Context(), hash, pw)
+	if errors.Is(err, errBusy) {
+		p.names.end(name, unchecked)
+		p.st.endLogin(id, unchecked)
+		p.log.Warn("oidc login not checked: no verification slot", "client_id", a.clientID, "source", r.RemoteAddr)
+		w.Header().Set("Retry-After", "1")
+		p.renderLogin(w, http.StatusServiceUnavailable, loginData{ID: id, Error: msgBusy})
+		return
+	}
 	if err != nil || !good || !known {
+		p.names.end(name, failed)
 		// The attempted user name is not logged: people type passwords into it.
 		p.log.Info("oidc login refused", "client_id", a.clientID, "source", r.RemoteAddr)
-		if !p.st.failLogin(id) {
+		if !p.st.endLogin(id, failed) {
 			p.renderLogin(w, http.StatusUnauthorized, loginData{Error: msgTooMany})
 			return
 		}
 		p.renderLogin(w, http.StatusUnauthorized, loginData{ID: id, Error: msgInvalid})
 		return
 	}
+	p.names.end(name, succeeded)
 	done, ok := p.st.completeLogin(id, u.name)
 	if !ok {
 		p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgExpired})

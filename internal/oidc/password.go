@@ -22,9 +22,10 @@ const (
 )
 
 // Upper bounds for hashes read from files, so a hostile hash cannot make a login exhaust
-// memory or CPU. Lower bounds refuse hashes too weak to be worth checking.
+// memory or CPU: with 64 MiB per verification and at most verifySlots() at once, checks use
+// at most 128 MiB per core. Lower bounds refuse hashes too weak to be worth checking.
 const (
-	maxMemoryKiB = 256 * 1024
+	maxMemoryKiB = 64 * 1024
 	maxTime      = 16
 	maxThreads   = 16
 	minSaltLen   = 8
@@ -36,6 +37,9 @@ const (
 // errBadPHC says a string is not an argon2id PHC hash this package accepts. It never
 // quotes the input: a mistyped password could end up in a hash file.
 var errBadPHC = errors.New("not an argon2id PHC string ($argon2id$v=19$m=..,t=..,p=..$salt$hash)")
+
+// errMemory says a hash asks for more memory than maxMemoryKiB.
+var errMemory = fmt.Errorf("argon2id memory cost m above the limit of %d KiB (64 MiB): rehash with less memory", maxMemoryKiB)
 
 type phc struct {
 	memory  uint32
@@ -50,12 +54,17 @@ var b64 = base64.RawStdEncoding.Strict()
 // HashPassword returns an argon2id hash of pw in PHC format, with a random 128-bit salt:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (unpadded standard base64).
 func HashPassword(pw string) (string, error) {
-	salt := make([]byte, argonSaltLen)
+	return hashWith(phc{memory: argonMemoryKiB, time: argonTime, threads: argonThreads}, argonSaltLen, argonKeyLen, pw)
+}
+
+// hashWith hashes pw with the cost parameters of params and a random salt.
+func hashWith(params phc, saltLen, keyLen int, pw string) (string, error) {
+	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	h := phc{memory: argonMemoryKiB, time: argonTime, threads: argonThreads, salt: salt}
-	h.key = h.derive(pw, argonKeyLen)
+	h := phc{memory: params.memory, time: params.time, threads: params.threads, salt: salt}
+	h.key = h.derive(pw, uint32(keyLen))
 	return h.String(), nil
 }
 
@@ -89,7 +98,10 @@ func parsePHC(s string) (phc, error) {
 	if len(params) != 3 {
 		return phc{}, errBadPHC
 	}
-	m, err1 := param(params[0], "m=", 8, maxMemoryKiB)
+	m, err1 := param(params[0], "m=", 8, 1<<32-1)
+	if err1 == nil && m > maxMemoryKiB {
+		err1 = errMemory
+	}
 	t, err2 := param(params[1], "t=", 1, maxTime)
 	p, err3 := param(params[2], "p=", 1, maxThreads)
 	if err := errors.Join(err1, err2, err3); err != nil {

@@ -39,6 +39,7 @@ type Provider struct {
 	op     *op.Provider
 	opHTTP http.Handler
 	st     *storage
+	names  *lockout // failed logins per user name
 	log    *slog.Logger
 	page   *template.Template // the login page
 }
@@ -80,28 +81,37 @@ func New(_ context.Context, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}
-	dummy, err := randomSecret()
+	dummyUser, mixed, err := dummyHash(userHashes)
 	if err != nil {
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}
-	if dummy, err = HashPassword(dummy); err != nil {
+	if mixed {
+		log.Warn("oidc: users' password hashes use different argon2id parameters, so login timing can tell some user names apart; rehash them with the same parameters")
+	}
+	dummyClient, _, err := dummyHash(clientHashes)
+	if err != nil {
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}
-	p := &Provider{issuer: o.Issuer, prefix: u.Path, log: log}
+	p := &Provider{issuer: o.Issuer, prefix: u.Path, log: log, names: newLockout(now)}
 	if p.page, err = template.New("login").Parse(loginHTML); err != nil {
 		return nil, fmt.Errorf("oidc provider: login page: %w", err)
 	}
 	p.st = &storage{
 		now: now, audience: ip.Audience, rolesClaim: ip.RolesClaim, tokenTTL: ip.AccessTokenTTL,
-		key: key, dummyHash: dummy, users: map[string]*user{}, clients: map[string]*client{},
+		key: key, verifier: newVerifier(), dummyUser: dummyUser, dummyClient: dummyClient,
+		users: map[string]*user{}, clients: map[string]*client{},
 		reqs: map[string]*authRequest{}, codes: map[string]string{}, refresh: map[string]*refreshToken{},
 	}
 	for _, cu := range ip.Users {
 		p.st.users[cu.Name] = &user{name: cu.Name, roles: slices.Clone(cu.Roles), hash: userHashes[cu.Name]}
 	}
 	scopes := []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeOfflineAccess}
-	for _, cc := range ip.Clients {
-		p.st.clients[cc.ID] = newClient(cc, clientHashes[cc.ID], p.loginURL)
+	for i, cc := range ip.Clients {
+		c, err := newClient(cc, clientHashes[cc.ID], p.loginURL)
+		if err != nil {
+			return nil, fmt.Errorf("oidc provider: identity_provider.clients[%d].%w", i, err)
+		}
+		p.st.clients[cc.ID] = c
 		scopes = append(scopes, cc.Scopes...)
 	}
 	slices.Sort(scopes)
@@ -152,6 +162,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/authorize/callback":
 		http.NotFound(w, r)
 	default:
-		p.opHTTP.ServeHTTP(w, r)
+		ctx, busy := withBusyFlag(r.Context())
+		p.opHTTP.ServeHTTP(&busyWriter{ResponseWriter: w, flag: busy}, r.WithContext(ctx))
 	}
 }

@@ -27,6 +27,7 @@ type authRequest struct {
 	code     string    // set by SaveAuthCode
 	codeTime time.Time
 	failures int // failed logins so far
+	attempts int // logins being checked now (see beginLogin)
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)

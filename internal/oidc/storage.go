@@ -22,6 +22,7 @@ const (
 	maxPendingRequests = 10000
 	maxRefreshTokens   = 100000
 	maxLoginFailures   = 5 // then the authorization request is dropped
+	maxPendingOrder    = 2 * maxPendingRequests
 )
 
 var errNotFound = errors.New("not found")
@@ -42,10 +43,14 @@ type storage struct {
 	key        *signingKey
 	users      map[string]*user
 	clients    map[string]*client
-	dummyHash  string // verified for unknown users and clients, so they cost the same
+	verifier   *verifier
+	// Verified for unknown users and clients, so they cost the same as known ones: each
+	// has the parameters of the most expensive configured hash (see dummyHash).
+	dummyUser, dummyClient string
 
 	mu      sync.Mutex
 	reqs    map[string]*authRequest
+	order   []string          // request ids, oldest first; may hold ids already deleted
 	codes   map[string]string // code -> request id
 	refresh map[string]*refreshToken
 }
@@ -89,14 +94,35 @@ func (s *storage) CreateAuthRequest(_ context.Context, r *oidc.AuthRequest, _ st
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.reqs) >= maxPendingRequests {
-		s.purgeLocked(now)
-		if len(s.reqs) >= maxPendingRequests {
-			return nil, oidc.ErrServerError().WithDescription("too many pending sign-ins")
-		}
-	}
+	s.evictLocked(now)
 	s.reqs[id] = a
+	s.order = append(s.order, id)
 	return a, nil
+}
+
+// evictLocked drops expired requests from the front of the queue and, when the table is
+// full, the oldest pending ones: a flood of /authorize then pushes out the flood's own
+// oldest requests instead of refusing every new sign-in.
+func (s *storage) evictLocked(now time.Time) {
+	for len(s.order) > 0 {
+		a, ok := s.reqs[s.order[0]]
+		if ok && now.Sub(a.created) <= authRequestTTL && len(s.reqs) < maxPendingRequests {
+			break
+		}
+		if ok {
+			s.deleteLocked(s.order[0])
+		}
+		s.order = s.order[1:]
+	}
+	if len(s.order) > maxPendingOrder { // ids deleted elsewhere pile up; drop them
+		live := make([]string, 0, len(s.reqs))
+		for _, id := range s.order {
+			if _, ok := s.reqs[id]; ok {
+				live = append(live, id)
+			}
+		}
+		s.order = live
+	}
 }
 
 func (s *storage) purgeLocked(now time.Time) {
@@ -179,39 +205,6 @@ func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
 	return nil
 }
 
-// completeLogin marks a pending request as authenticated for userID.
-func (s *storage) completeLogin(id, userID string) (*authRequest, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.reqs[id]
-	if !ok || a.userID != "" {
-		return nil, false
-	}
-	c := *a
-	c.userID, c.authTime = userID, s.now()
-	s.reqs[id] = &c
-	return &c, true
-}
-
-// failLogin counts a failed login and drops the request after maxLoginFailures.
-// It reports whether the request is still usable.
-func (s *storage) failLogin(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.reqs[id]
-	if !ok {
-		return false
-	}
-	if a.failures+1 >= maxLoginFailures {
-		s.deleteLocked(id)
-		return false
-	}
-	c := *a
-	c.failures++
-	s.reqs[id] = &c
-	return true
-}
-
 func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
 	if c, ok := s.clients[id]; ok {
 		return c, nil
@@ -221,20 +214,27 @@ func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, 
 
 // AuthorizeClientIDSecret checks a confidential client's secret. Unknown and public clients
 // cost one argon2id verification too, and every failure looks the same.
-func (s *storage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
-	if _, err := s.confidential(id, secret); err != nil {
+func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
+	if _, err := s.confidential(ctx, id, secret); err != nil {
 		return err
 	}
 	return nil
 }
 
-func (s *storage) confidential(id, secret string) (*client, error) {
+// confidential waits for a verification slot; when none comes free it answers
+// server_error and marks the request busy, which ServeHTTP turns into 503
+// temporarily_unavailable.
+func (s *storage) confidential(ctx context.Context, id, secret string) (*client, error) {
 	c, ok := s.clients[id]
-	hash := s.dummyHash
+	hash := s.dummyClient
 	if ok && !c.cfg.Public {
 		hash = c.hash
 	}
-	good, err := VerifyPassword(hash, secret)
+	good, err := s.verifier.check(ctx, hash, secret)
+	if errors.Is(err, errBusy) {
+		markBusy(ctx)
+		return nil, oidc.ErrServerError().WithDescription("too many sign-ins in progress, retry shortly")
+	}
 	if err != nil || !good || !ok || c.cfg.Public {
 		return nil, oidc.ErrInvalidClient().WithDescription("invalid client credentials")
 	}

@@ -111,8 +111,8 @@ func (s *storage) RevokeToken(_ context.Context, idOrToken, _, clientID string) 
 
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
 
-func (s *storage) ClientCredentials(_ context.Context, id, secret string) (op.Client, error) {
-	return s.confidential(id, secret)
+func (s *storage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
+	return s.confidential(ctx, id, secret)
 }
 
 // ClientCredentialsTokenRequest refuses any scope the client is not configured for.

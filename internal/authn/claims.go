@@ -87,6 +87,12 @@ func scopes(claims map[string]any) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim \"scp\": %w", err)
 	}
+	for _, s := range list {
+		// Scopes reach apps space-joined (X-Bulwark-Scopes): "read admin" would become admin.
+		if s == "" || strings.ContainsAny(s, ", \t\r\n") {
+			return nil, fmt.Errorf("claim \"scp\": scope %q is empty or contains a separator", s)
+		}
+	}
 	return list, nil
 }
 

@@ -136,7 +136,11 @@ func checkHTTPS(raw string) error {
 		return fmt.Errorf("parse url: %w", err)
 	}
 	if !strings.EqualFold(u.Scheme, "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute https URL", raw)
+		return fmt.Errorf("%q is not an absolute https URL", u.Redacted())
+	}
+	if u.User != nil {
+		// Credentials in a URL end up in logs and error messages.
+		return fmt.Errorf("%q carries credentials; issuer and JWKS URLs must not", u.Redacted())
 	}
 	return nil
 }

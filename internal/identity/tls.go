@@ -16,6 +16,9 @@ import (
 func ServerTLS(svid x509svid.Source, bundle x509bundle.Source, authorize tlsconfig.Authorizer) *tls.Config {
 	c := tlsconfig.MTLSServerConfig(svid, bundle, Authorizer(authorize))
 	c.MinVersion = tls.VersionTLS13
+	// A resumed session skips VerifyPeerCertificate, so a peer whose CA left the bundle (or
+	// whose SVID no longer passes authorize) could go on resuming: every handshake verifies.
+	c.SessionTicketsDisabled = true
 	c.NextProtos = []string{"h2", "http/1.1"}
 	return c
 }

@@ -14,6 +14,7 @@ const (
 	CodeBadGateway      = "bad_gateway"
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
+	CodeUpgradeRefused  = "upgrade_refused"
 )
 
 // ErrorBody is the JSON every Bulwark component answers errors with.

@@ -88,3 +88,28 @@ func Chain(h http.Handler, mw ...func(http.Handler) http.Handler) http.Handler {
 	}
 	return h
 }
+
+// RefuseUpgrade answers 501 to any request asking to switch protocols (WebSocket, h2c).
+// After a 101 the reverse proxy copies raw bytes both ways, so routing, authentication,
+// authorization, audit and header stripping would no longer see what the client sends.
+func RefuseUpgrade(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" || headerHasToken(r.Header, "Connection", "upgrade") {
+			w.Header().Set("Connection", "close")
+			WriteError(w, r, http.StatusNotImplemented, CodeUpgradeRefused, "protocol upgrades (WebSocket, h2c) are not supported")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -28,8 +28,10 @@ type inbound struct {
 // verified. It travels in the request context from authorize to the proxy rewrite.
 type caller struct {
 	ID spiffeid.ID
-	// User, Roles and Scopes are set only when ID is the gateway's.
-	User, Roles, Scopes string
+	// User, Roles and Scopes, and the client's address as the gateway saw it
+	// (X-Forwarded-For/Proto), are set only when ID is the gateway's.
+	User, Roles, Scopes          string
+	ForwardedFor, ForwardedProto string
 }
 
 type callerKey struct{}
@@ -70,6 +72,8 @@ func (in *inbound) authorize(next http.Handler) http.Handler {
 			c.User = r.Header.Get(proxy.HeaderUser)
 			c.Roles = r.Header.Get(proxy.HeaderRoles)
 			c.Scopes = r.Header.Get(proxy.HeaderScopes)
+			c.ForwardedFor = r.Header.Get("X-Forwarded-For")
+			c.ForwardedProto = r.Header.Get("X-Forwarded-Proto")
 		}
 		d := in.mesh.Decide(id, r.Method, r.URL.Path)
 		if !in.record(r, c, d) {
@@ -98,13 +102,14 @@ func (in *inbound) record(r *http.Request, c caller, d policy.Decision) bool {
 		Reason:    d.Reason,
 		Rule:      d.Rule,
 		RequestID: proxy.RequestIDFrom(r.Context()),
-		Source:    r.RemoteAddr,
+		Source:    proxy.SourceIP(r.RemoteAddr),
 		Caller:    c.ID.String(),
 		User:      c.User,
 		Method:    r.Method,
 		Path:      r.URL.Path,
 	}
-	err := in.audit.Record(r.Context(), ev)
+	// A peer that hangs up must not cancel the record of the decision made about it.
+	err := in.audit.Record(context.WithoutCancel(r.Context()), ev)
 	if err == nil {
 		return true
 	}

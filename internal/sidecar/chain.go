@@ -14,6 +14,7 @@ func inboundChain(in *inbound, app http.Handler) http.Handler {
 		proxy.RequestID(true),      // the peer is authenticated: keep its well-formed id
 		proxy.Recover(in.log, nil), // JSON 500 instead of a dropped connection
 		proxy.Canonical,            // 400 for any path with two readings
+		proxy.RefuseUpgrade,        // 501: no raw tunnel past the checks below
 		in.authorize,               // allow rules on caller, method, path; audit every decision
 	)
 	// app: identity headers rewritten (setIdentityHeaders), then the app's socket.
@@ -24,6 +25,7 @@ func outboundChain(out *outbound, log *slog.Logger) http.Handler {
 	return proxy.Chain(out,
 		proxy.RequestID(true), // the app is local: keep its id so a call can be traced
 		proxy.Recover(log, nil),
+		proxy.RefuseUpgrade, // the app cannot open a raw tunnel to another service
 	)
 	// out: target from Host, identity headers stripped, mTLS to the target's sidecar.
 }

@@ -82,7 +82,7 @@ func TestInboundAuthorization(t *testing.T) {
 			want := audit.Event{
 				Kind: audit.KindAuthz, Component: "sidecar/ledger", Outcome: outcome,
 				Reason: tt.wantReason, Rule: tt.wantRule, RequestID: "req-" + tt.caller,
-				Source: res.local, Caller: m.id(tt.caller).String(), Method: tt.method, Path: tt.path,
+				Source: proxy.SourceIP(res.local), Caller: m.id(tt.caller).String(), Method: tt.method, Path: tt.path,
 			}
 			if got != want {
 				t.Errorf("audit event:\n got %+v\nwant %+v", got, want)

@@ -75,6 +75,9 @@ func setIdentityHeaders(pr *httputil.ProxyRequest) {
 	setIfNotEmpty(h, proxy.HeaderUser, c.User)
 	setIfNotEmpty(h, proxy.HeaderRoles, c.Roles)
 	setIfNotEmpty(h, proxy.HeaderScopes, c.Scopes)
+	// ReverseProxy drops X-Forwarded-* before Rewrite; only the gateway's copy is trusted.
+	setIfNotEmpty(h, "X-Forwarded-For", c.ForwardedFor)
+	setIfNotEmpty(h, "X-Forwarded-Proto", c.ForwardedProto)
 }
 
 func setIfNotEmpty(h http.Header, name, value string) {

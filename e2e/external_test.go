@@ -55,13 +55,16 @@ func TestExternalIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgText, _, ok := strings.Cut(string(bank), "identity_provider:")
+	cfgText, _, ok := strings.Cut(withBankOpenAPI(string(bank)), "identity_provider:")
 	if !ok {
 		t.Fatal("bank config has no identity_provider section")
 	}
 	cfgText += "identity_provider:\n  issuer: " + issuer + "\n  ca_file: " + caFile + "\n  audience: bank-api\n  roles_claim: realm_access.roles\n"
 	cfgFile := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyBankPolicies(filepath.Join(dir, "policies")); err != nil {
 		t.Fatal(err)
 	}
 	p, err := startUp(cfgFile, filepath.Join(dir, "state"))

@@ -51,6 +51,7 @@ type endpoints struct {
 		SPIFFEID string `json:"spiffe_id"`
 		MTLSAddr string `json:"mtls_addr"`
 	} `json:"control"`
+	Metrics map[string]string `json:"metrics"` // role → Prometheus scrape URL
 }
 
 func TestMain(m *testing.M) {
@@ -119,7 +120,7 @@ func writeTestConfig(path, echoURL string) error {
 	if err != nil {
 		return err
 	}
-	s := strings.Replace(string(b), "svid_ttl: 1h", "svid_ttl: 30s", 1)
+	s := strings.Replace(withBankOpenAPI(string(b)), "svid_ttl: 1h", "svid_ttl: 30s", 1)
 	echoSvc := fmt.Sprintf(`  - name: echo
     upstream: %s
     allow:
@@ -135,6 +136,9 @@ gateway:`, echoURL)
 	s = strings.Replace(s, "  routes:\n", "  routes:\n    - path: /echo/**\n      service: echo\n      roles: [customer, teller]\n", 1)
 	if !strings.Contains(s, "name: echo") || !strings.Contains(s, "path: /echo/**") || !strings.Contains(s, "svid_ttl: 30s") {
 		return errors.New("could not derive the test config from the bank config")
+	}
+	if err := copyBankPolicies(filepath.Join(filepath.Dir(path), "policies")); err != nil {
+		return err
 	}
 	return os.WriteFile(path, []byte(s), 0o600)
 }

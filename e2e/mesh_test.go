@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,15 +125,28 @@ func TestLateralMovementIsRefusedAndAudited(t *testing.T) {
 	})
 }
 
-// TestNoPlaintextPath checks every TCP port `up` listens on, other than the gateway: a
-// plaintext client, a TLS client without a certificate, and a client whose SVID comes from
+// TestNoPlaintextPath checks every TCP port `up` listens on, other than the gateway and the
+// metrics listeners the config asks for (invariant 2: plaintext only where the operator
+// configures it, on loopback; TestMetricsEndpoints checks they serve nothing but metrics):
+// a plaintext client, a TLS client without a certificate, and a client whose SVID comes from
 // a look-alike CA of the same trust domain all fail; a real SVID gets a TLS session.
 func TestNoPlaintextPath(t *testing.T) {
 	ports := listeningPorts(t, env.up.cmd.Process.Pid)
 	gw := strings.TrimPrefix(env.ep.Gateway, "https://")
+	metrics := map[string]bool{}
+	for role, raw := range env.ep.Metrics {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("metrics URL of %s: %v", role, err)
+		}
+		if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+			t.Errorf("metrics listener of %s is %s: want a loopback address", role, u.Host)
+		}
+		metrics[u.Host] = true
+	}
 	var checked int
 	for _, addr := range ports {
-		if addr == gw {
+		if addr == gw || metrics[addr] {
 			continue
 		}
 		checked++

@@ -32,7 +32,7 @@ func TestRolesAsSeparateProcesses(t *testing.T) {
 	ports := freePorts(t, len(services)+2)
 	gw, ctl := ports[0], ports[1]
 
-	cfg := readFile(t, "../examples/bank/bulwark.yaml")
+	cfg := withBankOpenAPI(readFile(t, "../examples/bank/bulwark.yaml"))
 	cfg = strings.Replace(cfg, "listen: 127.0.0.1:8443", "listen: "+gw, 1)
 	cfg = strings.Replace(cfg, "\nservices:\n", "\ncontrol:\n  listen: "+ctl+"\n\nservices:\n", 1)
 	for i, s := range services {
@@ -41,6 +41,9 @@ func TestRolesAsSeparateProcesses(t *testing.T) {
 	}
 	cfgFile := filepath.Join(dir, "bulwark.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyBankPolicies(filepath.Join(dir, "policies")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -62,20 +65,20 @@ func TestRolesAsSeparateProcesses(t *testing.T) {
 	}()
 
 	start(env.bin, "control", "-f", cfgFile, "--state-dir", state)
-	waitFor(t, "control plane's Workload API", func() bool { return exists(filepath.Join(run, "workload", "gateway.sock")) })
+	waitFor(t, "control plane's Workload API", func() bool { return exists(filepath.Join(run, "workload", "gateway", "api.sock")) })
 	for _, s := range services {
 		start(bankBin, "-service", s, "-listen", "unix:"+filepath.Join(run, s+".sock"), "-mesh", filepath.Join(run, s+".mesh.sock"), "-data", filepath.Join(state, "data"))
 		start(env.bin, "sidecar", "-f", cfgFile, "--state-dir", state, "--service", s,
-			"--workload-api", filepath.Join(run, "workload", s+".sock"), "--outbound", filepath.Join(run, s+".mesh.sock"))
+			"--workload-api", filepath.Join(run, "workload", s, "api.sock"), "--outbound", filepath.Join(run, s+".mesh.sock"))
 	}
-	start(env.bin, "gateway", "-f", cfgFile, "--state-dir", state, "--workload-api", filepath.Join(run, "workload", "gateway.sock"))
+	start(env.bin, "gateway", "-f", cfgFile, "--state-dir", state, "--workload-api", filepath.Join(run, "workload", "gateway", "api.sock"))
 	caBundle := filepath.Join(state, "edge", "ca.pem")
 	waitFor(t, "gateway", func() bool {
 		c, err := tls.Dial("tcp", gw, &tls.Config{InsecureSkipVerify: true}) // #nosec G402 -- readiness probe only
 		if err == nil {
 			c.Close()
 		}
-		return err == nil && exists(caBundle)
+		return err == nil && exists(caBundle) && exists(filepath.Join(state, "dev-credentials.json"))
 	})
 
 	issuer := "https://" + gw + "/oidc"

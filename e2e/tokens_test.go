@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +21,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
+	"github.com/bulwark-security/bulwark/internal/oidc"
 )
 
 // issuerKey plays an attacker who stole nothing but wants to show the gateway checks every
@@ -30,7 +34,16 @@ func issuerKey(t *testing.T) (*ecdsa.PrivateKey, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := mk.ReadSealedFile(filepath.Join(env.state, "idp", "signing.key"), "idp/signing.key")
+	// The key is wrapped by the key manager (internal/oidc/signingkey_store.go).
+	km, err := envelope.Open(context.Background(), filepath.Join(env.state, "keys"), envelope.FileMaster(mk), envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := os.ReadFile(filepath.Join(env.state, "idp", "signing-key.wrapped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := km.Decrypt(context.Background(), oidc.KeyService, oidc.KeyPurposeSigning, wrapped, []byte("idp/signing-key.wrapped"))
 	if err != nil {
 		t.Fatal(err)
 	}

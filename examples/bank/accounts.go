@@ -1,12 +1,14 @@
 package bank
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 )
 
 var accountsSchema = []string{
@@ -20,10 +22,14 @@ var accountsSchema = []string{
 	`CREATE INDEX IF NOT EXISTS accounts_owner ON accounts (owner)`,
 }
 
-func seedAccountsDB(tx *sql.Tx) error {
+// seedAccountsDB writes the seeded profiles sealed: their clear values never reach the file.
+func (a *App) seedAccountsDB(tx *sql.Tx) error {
 	for _, acct := range seedAccounts {
-		p := fakeProfile(acct)
-		if _, err := tx.Exec(`INSERT INTO accounts (id, owner, name, email, national_id) VALUES (?, ?, ?, ?, ?)`,
+		p, err := a.sealProfile(context.Background(), fakeProfile(acct))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO accounts (id, owner, name, email, national_id) VALUES ($1, $2, $3, $4, $5)`,
 			p.ID, p.Owner, p.Name, p.Email, p.NationalID); err != nil {
 			return fmt.Errorf("account %s: %w", p.ID, err)
 		}
@@ -44,18 +50,30 @@ type accountSummary struct {
 	Name  string `json:"name"`
 }
 
-// listAccounts answers the accounts the caller may see: a teller all, a customer their own.
+// maxListed bounds the account list; ?limit= asks for fewer.
+const maxListed = 100
+
+// listAccounts answers the accounts the caller may see: a teller all, a customer their own,
+// at most ?limit= of them (1 to 100, default 100), in id order.
 func (a *App) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	c := callerFrom(r)
+	limit := maxListed
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxListed {
+			return badRequest("limit must be an integer from 1 to %d", maxListed)
+		}
+		limit = n
+	}
 	var rows *sql.Rows
 	var err error
 	switch {
 	case c.User == "":
 		return forbidden("no end user on this request")
 	case c.hasRole("teller"):
-		rows, err = a.db.QueryContext(r.Context(), `SELECT id, owner, name FROM accounts ORDER BY id`)
+		rows, err = a.db.QueryContext(r.Context(), `SELECT id, owner, name FROM accounts ORDER BY id LIMIT $1`, limit)
 	case c.hasRole("customer"):
-		rows, err = a.db.QueryContext(r.Context(), `SELECT id, owner, name FROM accounts WHERE owner = ? ORDER BY id`, c.User)
+		rows, err = a.db.QueryContext(r.Context(), `SELECT id, owner, name FROM accounts WHERE owner = $1 ORDER BY id LIMIT $2`, c.User, limit)
 	default:
 		return forbidden("only customers and tellers may list accounts")
 	}
@@ -67,6 +85,9 @@ func (a *App) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	for rows.Next() {
 		var s accountSummary
 		if err := rows.Scan(&s.ID, &s.Owner, &s.Name); err != nil {
+			return fmt.Errorf("list accounts: %w", err)
+		}
+		if s.Name, err = a.fields.Open(r.Context(), "accounts", "name", s.ID, s.Name); err != nil {
 			return fmt.Errorf("list accounts: %w", err)
 		}
 		list = append(list, s)
@@ -97,7 +118,7 @@ func (a *App) authorizedProfile(r *http.Request) (profile, error) {
 	}
 	var p profile
 	err := a.db.QueryRowContext(r.Context(),
-		`SELECT id, owner, name, email, national_id FROM accounts WHERE id = ?`, id).
+		`SELECT id, owner, name, email, national_id FROM accounts WHERE id = $1`, id).
 		Scan(&p.ID, &p.Owner, &p.Name, &p.Email, &p.NationalID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows) && teller:
@@ -112,10 +133,18 @@ func (a *App) authorizedProfile(r *http.Request) (profile, error) {
 	return p, nil
 }
 
+// getAccount answers the profile, opened: in full to its owner, with the national id
+// masked to its last four digits to a teller (who needs to confirm an id, not to copy it).
 func (a *App) getAccount(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.authorizedProfile(r)
 	if err != nil {
 		return err
+	}
+	if p, err = a.openProfile(r.Context(), p); err != nil {
+		return fmt.Errorf("read account: %w", err)
+	}
+	if c := callerFrom(r); c.User != p.Owner {
+		p.NationalID = maskLast4(p.NationalID)
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-security/bulwark/internal/fieldcrypt"
 )
 
 func TestListAccounts(t *testing.T) {
@@ -177,8 +179,17 @@ func TestAccountBalanceLedgerDown(t *testing.T) {
 			if tt.alive {
 				a = newTestBank(t, append([]string{"accounts"}, tt.apps...)...).apps["accounts"]
 			} else {
+				// Its field keys in-process: without a sidecar the control plane is out of
+				// reach too, and accounts could not open its profiles at all.
 				dir := shortTempDir(t)
-				a = newApp(t, "accounts", dir, MeshClient(filepath.Join(dir, "missing.sock")))
+				ctl := newTestControl(t, filepath.Join(dir, "control"))
+				var err error
+				a, err = Open(Options{Name: "accounts", DataDir: dir, Mesh: MeshClient(filepath.Join(dir, "missing.sock")),
+					Log: testLogger(), Keys: fieldcrypt.Local{Manager: ctl.keys, Service: "accounts"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { a.Close() })
 			}
 			status, body := do(t, a.Handler(), alice, "GET", "/api/accounts/A-1001/balance", "")
 			if status != http.StatusServiceUnavailable {

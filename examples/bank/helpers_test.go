@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
@@ -69,8 +70,9 @@ func newApp(t testing.TB, name, dataDir string, mesh *http.Client) *App {
 
 // testBank is the four services in one data dir, wired by a stand-in for the sidecars.
 type testBank struct {
-	dir  string
-	apps map[string]*App
+	dir     string
+	apps    map[string]*App
+	control *testControl // the control plane's key and token APIs, reached as http://bulwark
 }
 
 // newTestBank starts the services in names (all when empty). Each caller's mesh client
@@ -83,6 +85,7 @@ func newTestBank(t testing.TB, names ...string) *testBank {
 		names = Services
 	}
 	b := &testBank{dir: shortTempDir(t), apps: map[string]*App{}}
+	b.control = newTestControl(t, filepath.Join(b.dir, "control"))
 	for _, name := range names {
 		var mesh *http.Client
 		if name == "accounts" || name == "payments" {
@@ -101,6 +104,11 @@ func (b *testBank) serveMesh(t testing.TB, from string) string {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host == config.SecretsHost {
+			who{caller: from}.set(r.Header)
+			b.control.handler.ServeHTTP(w, r)
+			return
+		}
 		to, ok := b.apps[r.Host]
 		if !ok {
 			http.Error(w, "no route", http.StatusBadGateway)

@@ -39,10 +39,10 @@ var ledgerSchema = []string{
 func seedLedgerDB(tx *sql.Tx) error {
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	for _, acct := range seedAccounts {
-		if _, err := tx.Exec(`INSERT INTO accounts (id) VALUES (?)`, acct.ID); err != nil {
+		if _, err := tx.Exec(`INSERT INTO accounts (id) VALUES ($1)`, acct.ID); err != nil {
 			return fmt.Errorf("account %s: %w", acct.ID, err)
 		}
-		if _, err := tx.Exec(`INSERT INTO entries (account, kind, amount, created_at) VALUES (?, 'opening', ?, ?)`,
+		if _, err := tx.Exec(`INSERT INTO entries (account, kind, amount, created_at) VALUES ($1, 'opening', $2, $3)`,
 			acct.ID, openingBalance, now); err != nil {
 			return fmt.Errorf("opening balance %s: %w", acct.ID, err)
 		}
@@ -111,14 +111,14 @@ func (a *App) postEntries(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	a.postMu.Lock()
 	defer a.postMu.Unlock()
-	tx, err := a.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see dsnParams): the balance check holds
+	tx, err := a.db.BeginTx(ctx, a.txOptions()) // BEGIN IMMEDIATE or SERIALIZABLE: the balance check holds
 	if err != nil {
 		return fmt.Errorf("begin posting: %w", err)
 	}
 	defer tx.Rollback()
 
 	var prev posting
-	err = tx.QueryRowContext(ctx, `SELECT payment_id, from_account, to_account, amount FROM postings WHERE payment_id = ?`,
+	err = tx.QueryRowContext(ctx, `SELECT payment_id, from_account, to_account, amount FROM postings WHERE payment_id = $1`,
 		p.PaymentID).Scan(&prev.PaymentID, &prev.From, &prev.To, &prev.Amount)
 	switch {
 	case err == nil && prev == p:
@@ -131,25 +131,25 @@ func (a *App) postEntries(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	var known int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id IN (?, ?)`, p.From, p.To).Scan(&known); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id IN ($1, $2)`, p.From, p.To).Scan(&known); err != nil {
 		return fmt.Errorf("look up accounts: %w", err)
 	}
 	if known != 2 {
 		return badRequest("unknown account")
 	}
 	var balance int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(amount), 0) FROM entries WHERE account = ?`, p.From).Scan(&balance); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(amount), 0) AS BIGINT) FROM entries WHERE account = $1`, p.From).Scan(&balance); err != nil {
 		return fmt.Errorf("read balance: %w", err)
 	}
 	if balance < p.Amount {
 		return conflict("insufficient funds")
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO postings (payment_id, from_account, to_account, amount, posted_at) VALUES (?, ?, ?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO postings (payment_id, from_account, to_account, amount, posted_at) VALUES ($1, $2, $3, $4, $5)`,
 		p.PaymentID, p.From, p.To, p.Amount, now); err != nil {
 		return fmt.Errorf("insert posting: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO entries (account, payment_id, kind, amount, created_at) VALUES (?, ?, 'debit', ?, ?), (?, ?, 'credit', ?, ?)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO entries (account, payment_id, kind, amount, created_at) VALUES ($1, $2, 'debit', $3, $4), ($5, $6, 'credit', $7, $8)`,
 		p.From, p.PaymentID, -p.Amount, now, p.To, p.PaymentID, p.Amount, now); err != nil {
 		return fmt.Errorf("insert entries: %w", err)
 	}
@@ -174,7 +174,7 @@ func (a *App) getLedgerBalance(w http.ResponseWriter, r *http.Request) error {
 	}
 	var b ledgerBalance
 	err := a.db.QueryRowContext(r.Context(),
-		`SELECT a.id, coalesce(sum(e.amount), 0) FROM accounts a LEFT JOIN entries e ON e.account = a.id WHERE a.id = ? GROUP BY a.id`,
+		`SELECT a.id, CAST(coalesce(sum(e.amount), 0) AS BIGINT) FROM accounts a LEFT JOIN entries e ON e.account = a.id WHERE a.id = $1 GROUP BY a.id`,
 		id).Scan(&b.Account, &b.Balance)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("no such account")

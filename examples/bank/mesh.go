@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
@@ -29,12 +31,31 @@ func MeshClient(socketPath string) *http.Client {
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 				return d.DialContext(ctx, "unix", socketPath)
 			},
-			MaxIdleConnsPerHost: 16,
+			// As many idle connections as the sidecars keep: with fewer than the requests in
+			// flight, each burst closes connections and dials new ones (and their goroutines).
+			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
 		},
 		// A redirect from another service is an answer to pass on, not to follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// traceContext is W3C trace context (traceparent, tracestate). The bank records no spans
+// of its own: it hands the trace its sidecar passed in on to the calls it makes, so that
+// its sidecar's outbound span, and everything after it, join the same trace.
+var traceContext propagation.TraceContext
+
+// withTraceContext puts the incoming request's trace context, if any, into its context,
+// where call finds it.
+func withTraceContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Traceparent") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))))
+	})
 }
 
 // meshResponse is the status and (bounded) body another service answered.
@@ -44,8 +65,9 @@ type meshResponse struct {
 }
 
 // call sends method http://<service><path> with body encoded as JSON (when non-nil) through
-// the mesh, carrying the request id. An error means no answer at all.
-func (a *App) call(ctx context.Context, method, service, path string, body any) (meshResponse, error) {
+// the mesh, carrying the request id; each opt may change the request (sign it) before it is
+// sent. An error means no answer at all.
+func (a *App) call(ctx context.Context, method, service, path string, body any, opts ...func(*http.Request) error) (meshResponse, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -64,6 +86,12 @@ func (a *App) call(ctx context.Context, method, service, path string, body any) 
 	}
 	if id := proxy.RequestIDFrom(ctx); id != "" {
 		req.Header.Set(proxy.HeaderRequestID, id)
+	}
+	traceContext.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	for _, opt := range opts {
+		if err := opt(req); err != nil {
+			return meshResponse{}, fmt.Errorf("request to %s: %w", service, err)
+		}
 	}
 	resp, err := a.mesh.Do(req)
 	if err != nil {

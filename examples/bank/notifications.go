@@ -44,7 +44,7 @@ func (a *App) postEvent(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("encode event: %w", err)
 	}
 	id := "evt_" + rand.Text()
-	if _, err := a.db.ExecContext(r.Context(), `INSERT INTO events (id, type, caller, body, received_at) VALUES (?, ?, ?, ?, ?)`,
+	if _, err := a.db.ExecContext(r.Context(), `INSERT INTO events (id, type, caller, body, received_at) VALUES ($1, $2, $3, $4, $5)`,
 		id, typ, callerFrom(r).Workload, string(body), time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		return fmt.Errorf("store event: %w", err)
 	}

@@ -18,18 +18,34 @@ var paymentsSchema = []string{
 	`CREATE TABLE IF NOT EXISTS owners (account TEXT PRIMARY KEY, owner TEXT NOT NULL) STRICT`,
 	`CREATE TABLE IF NOT EXISTS payments (
 		id           TEXT PRIMARY KEY,
-		user         TEXT NOT NULL,
+		"user"       TEXT NOT NULL,
 		from_account TEXT NOT NULL REFERENCES owners (account),
 		to_account   TEXT NOT NULL REFERENCES owners (account),
 		amount       INTEGER NOT NULL CHECK (amount > 0),
 		status       TEXT NOT NULL CHECK (status IN ('pending', 'posted', 'rejected')),
 		created_at   TEXT NOT NULL
 	) STRICT`,
+	// cards are the registered cards, by token: payments never holds a card number. The
+	// same card registered by two customers has one token and two rows.
+	`CREATE TABLE IF NOT EXISTS cards (
+		token      TEXT NOT NULL,
+		owner      TEXT NOT NULL,
+		account    TEXT NOT NULL REFERENCES owners (account),
+		last4      TEXT NOT NULL,
+		expiry     TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		PRIMARY KEY (token, owner)
+	) STRICT`,
+	// card_payments names the card a payment was made with.
+	`CREATE TABLE IF NOT EXISTS card_payments (
+		payment_id TEXT PRIMARY KEY REFERENCES payments (id),
+		card       TEXT NOT NULL
+	) STRICT`,
 }
 
 func seedPaymentsDB(tx *sql.Tx) error {
 	for _, acct := range seedAccounts {
-		if _, err := tx.Exec(`INSERT INTO owners (account, owner) VALUES (?, ?)`, acct.ID, acct.Owner); err != nil {
+		if _, err := tx.Exec(`INSERT INTO owners (account, owner) VALUES ($1, $2)`, acct.ID, acct.Owner); err != nil {
 			return fmt.Errorf("owner of %s: %w", acct.ID, err)
 		}
 	}
@@ -38,11 +54,13 @@ func seedPaymentsDB(tx *sql.Tx) error {
 
 func (a *App) paymentsRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/payments", a.handle(a.postPayment))
+	mux.Handle("POST /api/cards", a.handle(a.postCard))
 }
 
 // paymentRequest is the body of POST /api/payments.
 type paymentRequest struct {
-	From   string `json:"from"`
+	From   string `json:"from,omitempty"`
+	Card   string `json:"card,omitempty"` // a registered card's token, instead of from
 	To     string `json:"to"`
 	Amount int64  `json:"amount"`
 }
@@ -58,11 +76,15 @@ type payment struct {
 
 func (p paymentRequest) validate() error {
 	switch {
-	case !accountIDRE.MatchString(p.From):
+	case p.Card != "" && p.From != "":
+		return badRequest("give from or card, not both")
+	case p.Card != "" && !cardTokenRE.MatchString(p.Card):
+		return badRequest("card is not a card token")
+	case p.Card == "" && !accountIDRE.MatchString(p.From):
 		return badRequest("from is missing or not an account id")
 	case !accountIDRE.MatchString(p.To):
 		return badRequest("to is missing or not an account id")
-	case p.From == p.To:
+	case p.Card == "" && p.From == p.To:
 		return badRequest("from and to must differ")
 	case p.Amount < 1 || p.Amount > maxAmount:
 		return badRequest("amount must be an integer from 1 to %d", int64(maxAmount))
@@ -86,6 +108,17 @@ func (a *App) postPayment(w http.ResponseWriter, r *http.Request) error {
 	if c.User == "" || !c.hasRole("customer") {
 		return forbidden("only customers may make payments")
 	}
+	if req.Card != "" {
+		// A card draws on the account it was registered to, and only its owner may use it.
+		account, err := a.cardAccount(ctx, req.Card, c.User)
+		if err != nil {
+			return err
+		}
+		if account == req.To {
+			return badRequest("the card draws on the account in to: from and to must differ")
+		}
+		req.From = account
+	}
 	owner, err := a.ownerOf(ctx, req.From)
 	if err != nil {
 		return err
@@ -100,9 +133,14 @@ func (a *App) postPayment(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	p := payment{ID: newPaymentID(), From: req.From, To: req.To, Amount: req.Amount, Status: "pending"}
-	if _, err := a.db.ExecContext(ctx, `INSERT INTO payments (id, user, from_account, to_account, amount, status, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
+	if _, err := a.db.ExecContext(ctx, `INSERT INTO payments (id, "user", from_account, to_account, amount, status, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)`,
 		p.ID, c.User, p.From, p.To, p.Amount, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		return fmt.Errorf("record payment: %w", err)
+	}
+	if req.Card != "" {
+		if _, err := a.db.ExecContext(ctx, `INSERT INTO card_payments (payment_id, card) VALUES ($1, $2)`, p.ID, req.Card); err != nil {
+			return fmt.Errorf("record payment: %w", err)
+		}
 	}
 
 	resp, err := a.call(ctx, http.MethodPost, "ledger", "/entries", posting{PaymentID: p.ID, From: p.From, To: p.To, Amount: p.Amount})
@@ -128,7 +166,7 @@ func (a *App) postPayment(w http.ResponseWriter, r *http.Request) error {
 // ownerOf returns the owner of account, or "" when payments knows no such account.
 func (a *App) ownerOf(ctx context.Context, account string) (string, error) {
 	var owner string
-	err := a.db.QueryRowContext(ctx, `SELECT owner FROM owners WHERE account = ?`, account).Scan(&owner)
+	err := a.db.QueryRowContext(ctx, `SELECT owner FROM owners WHERE account = $1`, account).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -143,7 +181,7 @@ func (a *App) ownerOf(ctx context.Context, account string) (string, error) {
 // payment stays pending in this table and can be reconciled against the ledger.
 func (a *App) setStatus(ctx context.Context, id, status string) {
 	ctx = context.WithoutCancel(ctx) // record it even if the client went away meanwhile
-	if _, err := a.db.ExecContext(ctx, `UPDATE payments SET status = ? WHERE id = ?`, status, id); err != nil {
+	if _, err := a.db.ExecContext(ctx, `UPDATE payments SET status = $1 WHERE id = $2`, status, id); err != nil {
 		a.log.Error("recording payment status failed", "payment_id", id, "status", status, "err", err)
 	}
 }
@@ -162,7 +200,7 @@ func (a *App) notify(ctx context.Context, p payment) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
 	defer cancel()
 	ev := paymentEvent{Type: "payment.posted", PaymentID: p.ID, From: p.From, To: p.To, Amount: p.Amount}
-	resp, err := a.call(ctx, http.MethodPost, "notifications", "/events", ev)
+	resp, err := a.call(ctx, http.MethodPost, "notifications", "/events", ev, a.signer())
 	if err == nil && resp.Status != http.StatusAccepted {
 		err = fmt.Errorf("notifications answered %d", resp.Status)
 	}

@@ -17,9 +17,10 @@ import (
 // dsnParams make every connection wait for locks instead of failing with SQLITE_BUSY, use
 // the WAL journal (readers never block the writer), and start every transaction with BEGIN
 // IMMEDIATE so a read-then-write transaction takes the write lock up front and cannot be
-// invalidated by a concurrent writer halfway through.
+// invalidated by a concurrent writer halfway through. secure_delete zeroes what a delete or
+// update frees, so an overwritten value does not linger in the file.
 const dsnParams = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=secure_delete(ON)&_txlock=immediate"
 
 // openDB opens <dataDir>/<name>.db, creating the directory 0700 and the file 0600 first so
 // SQLite never creates them with the umask's looser defaults (its -wal and -shm files copy
@@ -59,8 +60,9 @@ func openDB(dataDir, name string) (*sql.DB, error) {
 }
 
 // migrate creates the schema and, the first time only, runs seed — all in one transaction,
-// so a crash halfway leaves an empty database that the next run seeds again.
-func migrate(ctx context.Context, db *sql.DB, schema []string, seed func(*sql.Tx) error) error {
+// so a crash halfway leaves an empty database that the next run seeds again. On postgres
+// the schema is rewritten by pgDDL.
+func migrate(ctx context.Context, db *sql.DB, schema []string, seed func(*sql.Tx) error, postgres bool) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)
@@ -70,11 +72,14 @@ func migrate(ctx context.Context, db *sql.DB, schema []string, seed func(*sql.Tx
 		`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT`,
 	}, schema...)
 	for _, s := range stmts {
+		if postgres {
+			s = pgDDL(s)
+		}
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("create schema: %w", err)
 		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO meta (key, value) VALUES ('seeded', '1')`)
+	res, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('seeded', '1') ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return fmt.Errorf("mark seeded: %w", err)
 	}

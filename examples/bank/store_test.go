@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bulwark-security/bulwark/internal/fieldcrypt"
 )
 
 func TestNewRefuses(t *testing.T) {
@@ -48,7 +50,14 @@ func TestRestartKeepsData(t *testing.T) {
 	dataDir := filepath.Join(b.dir, "data")
 	again := &testBank{dir: b.dir, apps: map[string]*App{}}
 	for _, name := range Services {
-		again.apps[name] = newApp(t, name, dataDir, MeshClient(filepath.Join(b.dir, "unused.sock")))
+		// accounts' field keys in-process: nothing serves the mesh socket now.
+		a, err := Open(Options{Name: name, DataDir: dataDir, Mesh: MeshClient(filepath.Join(b.dir, "unused.sock")),
+			Log: testLogger(), Keys: fieldcrypt.Local{Manager: b.control.keys, Service: "accounts"}})
+		if err != nil {
+			t.Fatalf("Open(%q): %v", name, err)
+		}
+		t.Cleanup(func() { a.Close() })
+		again.apps[name] = a
 	}
 	if got, want := again.balance(t, "A-1001"), int64(openingBalance-10); got != want {
 		t.Errorf("balance A-1001 after restart = %d, want %d", got, want)
@@ -73,8 +82,9 @@ func TestRestartKeepsData(t *testing.T) {
 	}
 }
 
-// TestFilesArePrivate checks the data dir is 0700 and every database file (WAL and shared
-// memory included) 0600, also when the dir existed with looser permissions.
+// TestFilesArePrivate checks the data dir is created 0700 and every database file (WAL and
+// shared memory included) 0600, also when the dir existed with looser permissions (a 0755
+// dir is kept as it is: keys.SecretDir never changes an existing directory's mode).
 func TestFilesArePrivate(t *testing.T) {
 	b := newTestBank(t)
 	dataDir := filepath.Join(b.dir, "data")
@@ -98,8 +108,12 @@ func TestFilesArePrivate(t *testing.T) {
 
 	for _, dir := range []string{dataDir, loose} {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			if got := mode(t, dir); got != 0o700 {
-				t.Errorf("dir mode = %o, want 700", got)
+			want := fs.FileMode(0o700)
+			if dir == loose {
+				want = 0o755
+			}
+			if got := mode(t, dir); got != want {
+				t.Errorf("dir mode = %o, want %o", got, want)
 			}
 			entries, err := os.ReadDir(dir)
 			if err != nil {

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,15 +38,9 @@ func OpenFile(path string) (*FileLog, error) {
 
 // Record fills Time and ID when empty and appends e as one line.
 func (l *FileLog) Record(_ context.Context, e Event) error {
-	if e.Time.IsZero() {
-		e.Time = l.now().UTC()
-	}
-	if e.ID == "" {
-		e.ID = newID()
-	}
-	line, err := json.Marshal(e)
+	line, err := Encode(e, l.now)
 	if err != nil {
-		return fmt.Errorf("audit: encode event: %w", err)
+		return err
 	}
 	line = append(line, '\n')
 	l.mu.Lock()

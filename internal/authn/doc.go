@@ -18,6 +18,13 @@
 // draws on one rate limiter, so tokens with random key ids cannot make the gateway hammer
 // the issuer, and a failed fetch keeps serving the cached keys.
 //
+// An [IssuerSet] trusts several issuers: it picks the Verifier by the token's "iss" (an
+// unlisted issuer is refused without any fetch), so one issuer's keys never verify another's
+// tokens; it asks a [RevocationChecker] about every token's jti; and it caches successful
+// verifications by the SHA-256 of the raw token (10,000 entries, each for at most 30s and
+// never past exp), dropping an entry when its key leaves the JWKS or its jti is revoked.
+// Options.RequiredTyp, when set, makes the "typ" header mandatory and exact.
+//
 // Defaults (a zero Options field means the default):
 //
 //	Algorithms          ES256, RS256 (HS*, "none" and unknown names are refused)

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"time"
@@ -15,8 +16,42 @@ const fetchTimeout = 10 * time.Second
 // keySet is one fetched JWKS, filtered to keys usable for signatures. It is never mutated
 // after it is stored, so readers need no lock.
 type keySet struct {
-	keys    []jose.JSONWebKey
+	keys    []setKey
 	fetched time.Time
+}
+
+// setKey is a public key with its RFC 7638 thumbprint. The thumbprint, not the kid, says
+// whether a key is still published: an issuer may reuse a kid for a new key.
+type setKey struct {
+	jose.JSONWebKey
+	thumb string
+}
+
+// has reports whether the set still holds the key with this thumbprint.
+func (s *keySet) has(thumb string) bool {
+	if s == nil {
+		return false
+	}
+	for _, k := range s.keys {
+		if k.thumb == thumb {
+			return true
+		}
+	}
+	return false
+}
+
+// removed lists the thumbprints in old that next no longer holds.
+func removed(old, next *keySet) []string {
+	if old == nil {
+		return nil
+	}
+	var out []string
+	for _, k := range old.keys {
+		if !next.has(k.thumb) {
+			out = append(out, k.thumb)
+		}
+	}
+	return out
 }
 
 var (
@@ -28,7 +63,7 @@ var (
 
 // match returns the keys that may verify a token with this kid and alg. It tells an
 // unknown kid (worth a refetch) apart from a known kid whose key does not fit the alg.
-func (s *keySet) match(kid, alg string) ([]jose.JSONWebKey, error) {
+func (s *keySet) match(kid, alg string) ([]setKey, error) {
 	if s == nil {
 		return nil, errUnknownKey
 	}
@@ -36,7 +71,7 @@ func (s *keySet) match(kid, alg string) ([]jose.JSONWebKey, error) {
 		return nil, errNeedKID
 	}
 	var found bool
-	var out []jose.JSONWebKey
+	var out []setKey
 	for _, k := range s.keys {
 		if kid != "" && k.KeyID != kid {
 			continue
@@ -58,7 +93,7 @@ func (s *keySet) match(kid, alg string) ([]jose.JSONWebKey, error) {
 
 // keysFor returns the candidate keys for a token, fetching the JWKS when none is cached,
 // when the cached one is older than RefreshInterval, or when kid is unknown.
-func (v *Verifier) keysFor(ctx context.Context, kid, alg string) ([]jose.JSONWebKey, error) {
+func (v *Verifier) keysFor(ctx context.Context, kid, alg string) ([]setKey, error) {
 	set := v.keys.Load()
 	if set == nil || v.o.Now().Sub(set.fetched) >= v.o.RefreshInterval {
 		refreshed, err := v.refresh(ctx, set)
@@ -103,6 +138,7 @@ func (v *Verifier) refresh(ctx context.Context, seen *keySet) (*keySet, error) {
 	}
 	now := v.o.Now()
 	if !v.limiter.AllowN(now, 1) {
+		v.refreshed("rate_limited")
 		return seen, errRateLimit
 	}
 	// The fetch outlives a caller that gives up: otherwise clients that disconnect at once
@@ -113,9 +149,17 @@ func (v *Verifier) refresh(ctx context.Context, seen *keySet) (*keySet, error) {
 	if err != nil {
 		v.o.Log.WarnContext(ctx, "jwks fetch failed; keeping cached keys",
 			"issuer", v.o.Issuer, "cached_keys", seen != nil, "error", err)
+		v.refreshed("error")
 		return seen, err
 	}
 	v.keys.Store(set)
+	v.refreshed("ok")
+	if gone := removed(seen, set); len(gone) > 0 {
+		v.o.Log.InfoContext(ctx, "jwks keys retired", "issuer", v.o.Issuer, "keys", len(gone))
+		if v.onRemoved != nil {
+			v.onRemoved(gone)
+		}
+	}
 	return set, nil
 }
 
@@ -129,11 +173,27 @@ func (v *Verifier) fetch(ctx context.Context, now time.Time) (*keySet, error) {
 		}
 		v.jwksURL = u
 	}
-	keys, skipped, err := fetchKeys(ctx, v.o.HTTPClient, v.jwksURL)
+	jwks, skipped, err := fetchKeys(ctx, v.o.HTTPClient, v.jwksURL)
 	if err != nil {
 		return nil, err
+	}
+	keys := make([]setKey, 0, len(jwks))
+	for _, k := range jwks {
+		thumb, err := k.Thumbprint(crypto.SHA256)
+		if err != nil {
+			skipped++
+			continue
+		}
+		keys = append(keys, setKey{JSONWebKey: k, thumb: string(thumb)})
 	}
 	v.o.Log.InfoContext(ctx, "jwks fetched", "issuer", v.o.Issuer, "url", v.jwksURL,
 		"keys", len(keys), "skipped", skipped)
 	return &keySet{keys: keys, fetched: now}, nil
+}
+
+// refreshed reports a refresh attempt's result to Options.OnRefresh.
+func (v *Verifier) refreshed(result string) {
+	if v.o.OnRefresh != nil {
+		v.o.OnRefresh(v.o.Issuer, result)
+	}
 }

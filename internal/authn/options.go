@@ -26,6 +26,10 @@ type Options struct {
 	JWKSURL string
 	// HTTPClient is used for discovery and JWKS fetches. Required.
 	HTTPClient *http.Client
+	// RequiredTyp, when set (e.g. "at+jwt" for an RFC 9068 issuer), is the only JWS "typ"
+	// accepted, with or without the "application/" prefix. Default: "at+jwt",
+	// "application/at+jwt", "JWT" or no typ at all.
+	RequiredTyp string
 	// RolesClaim names the claim holding the roles. Default "roles".
 	RolesClaim string
 	// Leeway is the clock skew allowed for exp, nbf and iat. Default 30s.
@@ -41,6 +45,10 @@ type Options struct {
 	Now func() time.Time
 	// Log receives fetch failures and key-set changes. Default: discard.
 	Log *slog.Logger
+	// OnRefresh, when set, is called after every JWKS refresh attempt with the issuer and
+	// its result: "ok", "error", or "rate_limited" (MinRefreshInterval held it back). For
+	// metrics; it must not block.
+	OnRefresh func(issuer, result string)
 }
 
 const (
@@ -99,6 +107,10 @@ func (o Options) withDefaults() (Options, []jose.SignatureAlgorithm, error) {
 	if o.RolesClaim == "" {
 		o.RolesClaim = defaultRolesClaim
 	}
+	o.RequiredTyp = strings.ToLower(strings.TrimPrefix(strings.ToLower(o.RequiredTyp), "application/"))
+	if o.RequiredTyp != "" && !isToken(o.RequiredTyp) {
+		errs = append(errs, fmt.Errorf("required typ: %q is not a media type name", o.RequiredTyp))
+	}
 	errs = append(errs,
 		defaultDuration(&o.Leeway, defaultLeeway, "leeway"),
 		defaultDuration(&o.MinRefreshInterval, defaultMinRefreshInterval, "min refresh interval"),
@@ -143,4 +155,15 @@ func checkHTTPS(raw string) error {
 		return fmt.Errorf("%q carries credentials; issuer and JWKS URLs must not", u.Redacted())
 	}
 	return nil
+}
+
+// isToken reports whether s is a plain media subtype such as "at+jwt" (letters, digits and
+// "+.-"), so that a typ requirement cannot hold quotes or separators.
+func isToken(s string) bool {
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
 }

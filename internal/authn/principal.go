@@ -7,6 +7,7 @@ type Principal struct {
 	Issuer   string
 	Subject  string
 	ClientID string // azp or client_id claim, when present
+	TokenID  string // jti claim, when present: what a revocation names
 	Roles    []string
 	Scopes   []string
 	Expiry   time.Time

@@ -25,6 +25,9 @@ type Verifier struct {
 	// with their context (a sync.Mutex could not).
 	fetching chan struct{}
 	jwksURL  string // guarded by fetching
+	// onRemoved, when set (by an IssuerSet), hears the thumbprints of keys a refetch no
+	// longer finds, so cached verifications made with them are dropped at once.
+	onRemoved func(thumbs []string)
 }
 
 // NewVerifier validates o and fills in its defaults. It does not fetch anything: the issuer
@@ -50,46 +53,72 @@ var forbiddenHeaders = []string{"jwk", "jku", "x5u", "x5c", "crit", "b64"}
 // Verify checks raw as described in the package doc and returns who it speaks for. Every
 // refusal is an *Error, except an empty raw, which is ErrNoToken.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
+	p, _, err := v.verify(ctx, raw, nil)
+	return p, err
+}
+
+// parseToken applies the size cap and parses the compact JWS with algs, explaining a
+// refusal of the algorithm apart from other malformations.
+func parseToken(raw string, maxBytes int, algs []jose.SignatureAlgorithm) (*jwt.JSONWebToken, error) {
 	if raw == "" {
-		return Principal{}, ErrNoToken
+		return nil, ErrNoToken
 	}
-	if len(raw) > v.o.MaxTokenBytes {
-		return Principal{}, invalidToken("token too large", fmt.Errorf("%d bytes, limit %d", len(raw), v.o.MaxTokenBytes))
+	if len(raw) > maxBytes {
+		return nil, invalidToken("token too large", fmt.Errorf("%d bytes, limit %d", len(raw), maxBytes))
 	}
-	tok, err := jwt.ParseSigned(raw, v.algs)
+	tok, err := jwt.ParseSigned(raw, algs)
 	if err != nil {
-		if alg, ok := headerAlg(raw); ok && !slices.Contains(v.algs, jose.SignatureAlgorithm(alg)) {
-			return Principal{}, invalidToken("algorithm not allowed", err)
+		if alg, ok := headerAlg(raw); ok && !slices.Contains(algs, jose.SignatureAlgorithm(alg)) {
+			return nil, invalidToken("algorithm not allowed", err)
 		}
-		return Principal{}, invalidToken("malformed token", err)
+		return nil, invalidToken("malformed token", err)
 	}
 	if len(tok.Headers) != 1 {
-		return Principal{}, invalidToken("malformed token", fmt.Errorf("%d signatures, want 1", len(tok.Headers)))
+		return nil, invalidToken("malformed token", fmt.Errorf("%d signatures, want 1", len(tok.Headers)))
+	}
+	return tok, nil
+}
+
+// verify is Verify for a token that an IssuerSet may have parsed already (tok non-nil,
+// with the union of its issuers' algorithms). It also returns the thumbprint of the key
+// that verified the signature, so a cache can drop the token when that key is retired.
+func (v *Verifier) verify(ctx context.Context, raw string, tok *jwt.JSONWebToken) (Principal, string, error) {
+	if tok == nil || len(raw) > v.o.MaxTokenBytes {
+		var err error
+		if tok, err = parseToken(raw, v.o.MaxTokenBytes, v.algs); err != nil {
+			return Principal{}, "", err
+		}
 	}
 	hdr := tok.Headers[0]
-	if err := checkHeader(raw); err != nil {
-		return Principal{}, invalidToken("unsupported token header", err)
+	if !slices.Contains(v.algs, jose.SignatureAlgorithm(hdr.Algorithm)) {
+		return Principal{}, "", invalidToken("algorithm not allowed", fmt.Errorf("alg %s is not allowed for issuer %s", hdr.Algorithm, v.o.Issuer))
+	}
+	if err := checkHeader(raw, v.o.RequiredTyp); err != nil {
+		return Principal{}, "", invalidToken("unsupported token header", err)
 	}
 	keys, err := v.keysFor(ctx, hdr.KeyID, hdr.Algorithm)
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, "", err
 	}
 
 	var std jwt.Claims
 	var extra map[string]any
+	var used string
 	err = errors.New("no candidate key")
 	for _, k := range keys {
 		if err = tok.Claims(k.Key, &std, &extra); err == nil || !errors.Is(err, jose.ErrCryptoFailure) {
+			used = k.thumb
 			break
 		}
 	}
 	switch {
 	case errors.Is(err, jose.ErrCryptoFailure):
-		return Principal{}, invalidToken("invalid signature", err)
+		return Principal{}, "", invalidToken("invalid signature", err)
 	case err != nil:
-		return Principal{}, invalidToken("malformed claims", err)
+		return Principal{}, "", invalidToken("malformed claims", err)
 	}
-	return v.principal(std, extra)
+	p, err := v.principal(std, extra)
+	return p, used, err
 }
 
 // principal checks the registered claims and builds the Principal.
@@ -111,7 +140,7 @@ func (v *Verifier) principal(std jwt.Claims, extra map[string]any) (Principal, e
 	if isIDToken(extra) {
 		return Principal{}, invalidToken("an ID token is not an access token", nil)
 	}
-	p := Principal{Issuer: std.Issuer, Subject: std.Subject, Expiry: std.Expiry.Time().UTC()}
+	p := Principal{Issuer: std.Issuer, Subject: std.Subject, TokenID: std.ID, Expiry: std.Expiry.Time().UTC()}
 	if p.ClientID, err = clientID(extra); err != nil {
 		return Principal{}, invalidToken("malformed claims", err)
 	}
@@ -169,8 +198,10 @@ func headerAlg(raw string) (string, bool) {
 }
 
 // checkHeader refuses forbidden members and a "typ" that does not name a JWT access token
-// (RFC 9068 section 2.1; plain "JWT" is what most issuers still send).
-func checkHeader(raw string) error {
+// (RFC 9068 section 2.1; plain "JWT" is what most issuers still send). When the issuer is
+// known to set a type (required, e.g. "at+jwt"), the header must carry exactly that type,
+// so that another kind of JWT the issuer signs (an ID token, a logout token) is refused.
+func checkHeader(raw, required string) error {
 	h, err := protectedHeader(raw)
 	if err != nil {
 		return err
@@ -182,11 +213,22 @@ func checkHeader(raw string) error {
 	}
 	typRaw, ok := h["typ"]
 	if !ok {
+		if required != "" {
+			return fmt.Errorf("header typ is missing, want %q", required)
+		}
 		return nil
 	}
 	var typ string
 	if err := json.Unmarshal(typRaw, &typ); err != nil {
 		return fmt.Errorf("header typ: %w", err)
+	}
+	if required != "" {
+		// RFC 7515 section 4.1.9: "application/" may be omitted, and media types compare
+		// case-insensitively.
+		if !strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), required) {
+			return fmt.Errorf("header typ %q, want %q", typ, required)
+		}
+		return nil
 	}
 	switch strings.ToLower(typ) {
 	case "at+jwt", "application/at+jwt", "jwt":

@@ -49,6 +49,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newUpCmd(), newGatewayCmd(), newSidecarCmd(), newControlCmd(), newTokenCmd(), newSVIDCmd(), newConfigCmd(), newPolicyCmd())
+	root.AddCommand(newUpCmd(), newGatewayCmd(), newSidecarCmd(), newControlCmd(), newTokenCmd(), newSVIDCmd(), newConfigCmd(), newPolicyCmd(), newKeysCmd(), newAuditCmd(), newSecretsCmd())
 	return root
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-security/bulwark/internal/audit/collect"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/control"
 	"github.com/bulwark-security/bulwark/internal/identity"
@@ -19,7 +20,7 @@ func newControlCmd() *cobra.Command {
 	var f roleFlags
 	cmd := &cobra.Command{
 		Use:   "control",
-		Short: "Run the control plane: workload CA with one Workload API socket per workload, and the embedded OIDC provider",
+		Short: "Run the control plane: workload CA with one Workload API socket per workload, the embedded OIDC provider and the secret store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, st, err := f.load()
@@ -27,14 +28,24 @@ func newControlCmd() *cobra.Command {
 				return err
 			}
 			out, log := cmd.OutOrStdout(), newLogger(cmd.ErrOrStderr())
+			tuneGC()
 			if err := keys.SecretDir(st.dir); err != nil {
 				return err
 			}
+			unlock, err := st.lock()
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			mk, err := openMasterKey(st, out)
 			if err != nil {
 				return err
 			}
-			ca, _, err := identity.LoadOrCreateCA(st.caDir(), mk, cfg.TD, time.Now)
+			km, caKeyEvents, err := openStateKeys(cmd.Context(), st, mk)
+			if err != nil {
+				return err
+			}
+			ca, _, err := identity.LoadOrCreateCA(cmd.Context(), st.caDir(), mk, km, cfg.TD, time.Now)
 			if err != nil {
 				return err
 			}
@@ -52,9 +63,11 @@ func newControlCmd() *cobra.Command {
 				g.start(part{name: "workload api " + w, run: func(ctx context.Context) error { return wapi.Serve(ctx, sock, id) }})
 				log.Info("workload API", "workload", id.String(), "socket", sock)
 			}
-			if cfg.Embedded() {
-				if _, _, err := oidc.EnsureDevCredentials(cfg, st.dir); err != nil {
-					return g.abort(err)
+			{
+				if cfg.Embedded() {
+					if _, _, err := oidc.EnsureDevCredentials(cfg, st.dir); err != nil {
+						return g.abort(err)
+					}
 				}
 				src, err := x509Source(g.ctx, st.workloadSocket(config.ControlName))
 				if err != nil {
@@ -66,12 +79,52 @@ func newControlCmd() *cobra.Command {
 					return g.abort(err)
 				}
 				// The gateway derives the issuer the same way (cfg.Issuer(cfg.Gateway.Listen)).
-				provider, err := oidc.New(g.ctx, oidc.Options{Config: cfg, Issuer: cfg.Issuer(cfg.Gateway.Listen), StateDir: st.dir, MasterKey: mk, Log: log.With("component", "oidc")})
+				al, err := openCollector(g.ctx, cfg, st, mk, src, log) // the control plane's own events and the roles' (audit_delivery.go)
 				if err != nil {
-					return g.abort(fmt.Errorf("identity provider: %w", err))
+					return g.abort(err)
 				}
-				srv := &control.Server{Listener: ln, SVID: src, Bundle: src, Callers: controlCallers(cfg), Handler: provider, Log: log.With("component", "control")}
+				defer al.Close()
+				mx := newRoleMetrics(cfg, log)
+				defer mx.close()
+				reg, err := mx.role(config.ControlName, src)
+				if err != nil {
+					return g.abort(err)
+				}
+				if err := reg.WatchAuditLog(al.log); err != nil {
+					return g.abort(err)
+				}
+				for _, p := range append(al.Parts, mx.parts()...) {
+					g.start(p)
+				}
+				exports, err := exportParts(cfg, collectorLogPath(cfg, st), log)
+				if err != nil {
+					return g.abort(err)
+				}
+				for _, p := range exports {
+					g.start(p)
+				}
+				apis, err := newControlAPIs(g.ctx, cfg, st, mk, al, log)
+				if err != nil {
+					return g.abort(fmt.Errorf("control plane APIs: %w", err))
+				}
+				caKeyEvents.flush(controlKeyEvents(g.ctx, al, log)) // statekeys.go
+				defer apis.Close()
+				apis.api.Handle(collect.Prefix, al.handler(log))
+				gatewayHandler := gatewayOnlyNotFound()
+				if cfg.Embedded() {
+					provider, err := oidc.New(g.ctx, oidc.Options{Config: cfg, Issuer: cfg.Issuer(cfg.Gateway.Listen), StateDir: st.dir, MasterKey: mk, Keys: apis.keys, Log: log.With("component", "oidc"), Audit: al})
+					if err != nil {
+						return g.abort(fmt.Errorf("identity provider: %w", err))
+					}
+					defer provider.Close()
+					gatewayHandler = controlHandler(provider)
+				}
+				srv := &control.Server{Listener: ln, SVID: src, Bundle: src, Callers: controlCallers(cfg), Handler: gatewayHandler,
+					Workloads: serviceIDs(cfg), API: apis.api, Log: log.With("component", "control")}
 				g.start(part{name: "control", run: srv.Run})
+				for _, p := range apis.parts {
+					g.start(p)
+				}
 				log.Info("control plane started", "mtls_addr", ln.Addr().String())
 			}
 			return g.wait()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/gateway"
+	"github.com/bulwark-security/bulwark/internal/ratelimit"
 )
 
 func newGatewayCmd() *cobra.Command {
@@ -17,16 +18,24 @@ func newGatewayCmd() *cobra.Command {
 		Short: "Run the edge gateway: TLS, token verification, routing over mTLS to sidecars",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, st, err := f.load()
+			w, st, err := f.loadWatch()
 			if err != nil {
 				return err
 			}
+			cfg := w.initial.Config
 			log := newLogger(cmd.ErrOrStderr())
+			tuneGC()
 			src, err := x509Source(cmd.Context(), f.workloadAPI)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
+			mx := newRoleMetrics(cfg, log)
+			defer mx.close()
+			reg, err := mx.role(config.GatewayName, src)
+			if err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", cfg.Gateway.Listen)
 			if err != nil {
 				return err
@@ -40,27 +49,59 @@ func newGatewayCmd() *cobra.Command {
 			if err := s.loadEdgeCert(); err != nil {
 				return err
 			}
-			al, err := openAudit(cfg, st, "gateway")
+			al, err := openRoleAudit(cmd.Context(), cfg, st, "gateway", src, log)
 			if err != nil {
 				return err
 			}
 			defer al.Close()
 			peers := peersFromConfig(cfg, log)
-			verifier, err := newVerifier(cfg, cfg.Issuer(cfg.Gateway.Listen), src, src, peers[config.ControlName], log.With("component", "authn"))
+			trust, trustParts, err := newTokenTrust(cfg, cfg.Issuer(cfg.Gateway.Listen), src, src, peers[config.ControlName], log.With("component", "authn"))
 			if err != nil {
 				return err
 			}
+			if err := watchSpool(reg, al.Spool); err != nil {
+				return err
+			}
+			if err := trust.watchMetrics(reg); err != nil {
+				return err
+			}
+			verifier, err := trust.Build(cfg, cfg.Issuer(cfg.Gateway.Listen))
+			if err != nil {
+				return err
+			}
+			limiter, closeLimiter, err := ratelimit.FromConfig(cfg.Gateway.RateLimit, log.With("component", "ratelimit"))
+			if err != nil {
+				return err
+			}
+			defer closeLimiter()
+			if err := watchLimiter(reg, limiter); err != nil {
+				return err
+			}
+			tracer, closeTracer, err := newRoleTracer(cmd.Context(), cfg, "gateway", log)
+			if err != nil {
+				return err
+			}
+			defer closeTracer() //nolint:errcheck // best effort: the spans of the last seconds
 			gw, err := gateway.New(gateway.Options{
-				Config: cfg, Listener: ln,
+				Config: cfg, Listener: ln, Tracer: tracer,
 				Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.edgeCert, nil },
 				SVID:        src, Bundle: src, Peers: peers, Verifier: verifier, Audit: al, Log: log.With("component", "gateway"),
+				Limiter: limiter, Policy: w.initial.Engine, Metrics: reg,
 			})
+			if err != nil {
+				return err
+			}
+			reloader, err := w.part("gateway", al, log, gw)
 			if err != nil {
 				return err
 			}
 			log.Info("gateway started", "url", cfg.PublicURL(ln.Addr().String()), "ca_bundle", s.edgeCA)
 			g := newGroup(cmd.Context())
 			g.start(part{name: "gateway", run: gw.Run})
+			g.start(reloader)
+			for _, p := range append(append(trustParts, al.Parts...), mx.parts()...) {
+				g.start(p)
+			}
 			return g.wait()
 		},
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -11,17 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
-	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/bulwark-security/bulwark/internal/authn"
 	"github.com/bulwark-security/bulwark/internal/config"
-	"github.com/bulwark-security/bulwark/internal/keys"
-	"github.com/bulwark-security/bulwark/internal/proxy"
+	"github.com/bulwark-security/bulwark/internal/redact"
 )
 
 // part is one long-running component.
@@ -67,7 +61,7 @@ func (g *group) wait() error {
 }
 
 func newLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(redact.NewHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))) // masks PII and secrets
 }
 
 // loadConfig loads the file and turns a config error into exit code 2.
@@ -77,26 +71,6 @@ func loadConfig(file string) (*config.Config, error) {
 		return nil, &exitError{code: 2, err: fmt.Errorf("invalid config, nothing started:\n%w", err)}
 	}
 	return cfg, nil
-}
-
-// listenUnix binds a unix socket only this user can use (0600, in a 0700 dir), replacing a
-// stale socket file from an earlier run.
-func listenUnix(path string) (net.Listener, error) {
-	if err := keys.SecretDir(filepath.Dir(path)); err != nil {
-		return nil, err
-	}
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-		_ = os.Remove(path)
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	return ln, nil
 }
 
 // serveHTTP serves srv on ln until ctx ends, then shuts it down gracefully.
@@ -127,38 +101,6 @@ func appServer(h http.Handler, log *slog.Logger) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-}
-
-// newVerifier builds the gateway's token verifier. For the embedded provider, discovery and
-// JWKS requests go straight to the control plane over mTLS (whatever host the URL names);
-// for an external issuer they go over HTTPS, trusting ca_file or the system roots.
-func newVerifier(cfg *config.Config, issuer string, svid x509svid.Source, bundle x509bundle.Source, controlAddr string, log *slog.Logger) (*authn.Verifier, error) {
-	var hc *http.Client
-	if cfg.Embedded() {
-		peer := proxy.Peer{ID: cfg.WorkloadID(config.ControlName), Addr: controlAddr}
-		hc = &http.Client{Transport: proxy.NewMTLSTransport(svid, bundle, peer), Timeout: 10 * time.Second}
-	} else {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		if f := cfg.IdentityProvider.CAFile; f != "" {
-			pool, err := loadPool(f)
-			if err != nil {
-				return nil, err
-			}
-			tr.TLSClientConfig.RootCAs = pool
-		}
-		hc = &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	}
-	ip := cfg.IdentityProvider
-	return authn.NewVerifier(authn.Options{
-		Issuer:     issuer,
-		Audience:   ip.Audience,
-		Algorithms: ip.Algorithms,
-		HTTPClient: hc,
-		RolesClaim: ip.RolesClaim,
-		Leeway:     ip.ClockSkew,
-		Log:        log,
-	})
 }
 
 func loadPool(file string) (*x509.CertPool, error) {

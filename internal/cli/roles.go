@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/identity"
 )
@@ -74,13 +72,4 @@ func peersFromConfig(cfg *config.Config, log *slog.Logger) map[string]string {
 		add(s.Name, s.Address, s.Listen)
 	}
 	return peers
-}
-
-// openAudit opens the audit log named by the config, or <state>/audit/<role>.jsonl.
-func openAudit(cfg *config.Config, st state, role string) (*audit.FileLog, error) {
-	p := cfg.Audit.Path
-	if p == "" {
-		p = filepath.Join(st.dir, "audit", role+".jsonl")
-	}
-	return audit.OpenFile(p)
 }

@@ -30,8 +30,11 @@ func (s state) runDir() string          { return filepath.Join(s.dir, "run") }
 func (s state) dataDir() string         { return filepath.Join(s.dir, "data") }
 func (s state) endpointsPath() string   { return filepath.Join(s.dir, "endpoints.json") }
 func (s state) trustBundlePath() string { return filepath.Join(s.dir, "trust-bundle.pem") }
+
+// workloadSocket is <state>/run/workload/<name>/api.sock: one directory per workload, so a
+// deployment can mount into each workload only its own socket directory.
 func (s state) workloadSocket(name string) string {
-	return filepath.Join(s.runDir(), "workload", name+".sock")
+	return filepath.Join(s.runDir(), "workload", name, "api.sock")
 }
 func (s state) meshSocket(service string) string {
 	return filepath.Join(s.runDir(), service+".mesh.sock")
@@ -51,13 +54,16 @@ type Endpoints struct {
 	TrustDomain string `json:"trust_domain"`
 	// Services maps each service to its identity and sidecar address.
 	Services map[string]ServiceEndpoint `json:"services"`
-	// Control is the control plane's mTLS listener (gateway only), when the embedded
-	// identity provider runs.
+	// Control is the control plane's mTLS listener: the identity provider for the gateway,
+	// the workload APIs under /v1/ (secrets) for every service.
 	Control *ServiceEndpoint `json:"control,omitempty"`
 	// AuditLog is the path of the JSON-lines audit log.
 	AuditLog string `json:"audit_log"`
 	// DevCredentials is the path of the demo users' passwords (0600), when generated.
 	DevCredentials string `json:"dev_credentials,omitempty"`
+	// Metrics maps each role ("gateway", "control", "sidecar/<service>") to its Prometheus
+	// scrape URL (plaintext, loopback); absent when metrics are off.
+	Metrics map[string]string `json:"metrics,omitempty"`
 }
 
 // ServiceEndpoint names a workload and where its mTLS listener is.

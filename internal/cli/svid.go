@@ -47,7 +47,11 @@ func newSVIDCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ca, _, err := identity.LoadOrCreateCA(st.caDir(), mk, td, time.Now)
+			km, _, err := openStateKeys(cmd.Context(), st, mk)
+			if err != nil {
+				return err
+			}
+			ca, _, err := identity.LoadOrCreateCA(cmd.Context(), st.caDir(), mk, km, td, time.Now)
 			if err != nil {
 				return err
 			}

@@ -16,13 +16,15 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/bulwark-security/bulwark/examples/bank"
-	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/control"
 	"github.com/bulwark-security/bulwark/internal/gateway"
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/oidc"
+	"github.com/bulwark-security/bulwark/internal/ratelimit"
+	"github.com/bulwark-security/bulwark/internal/reload"
 	"github.com/bulwark-security/bulwark/internal/sidecar"
 )
 
@@ -41,17 +43,19 @@ func newUpCmd() *cobra.Command {
 		Short: "Run the control plane, gateway, sidecars and the bank on loopback, in one process",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(f.file)
+			// The overrides are re-applied to every reload (reload.go).
+			w, err := loadWatch(f.file, func(cfg *config.Config) {
+				if cmd.Flags().Changed("state-dir") || cfg.StateDir == "" {
+					cfg.StateDir = f.stateDir
+				}
+				if cmd.Flags().Changed("gateway-addr") {
+					cfg.Gateway.Listen = f.gatewayAddr
+				}
+			})
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("state-dir") || cfg.StateDir == "" {
-				cfg.StateDir = f.stateDir
-			}
-			if cmd.Flags().Changed("gateway-addr") {
-				cfg.Gateway.Listen = f.gatewayAddr
-			}
-			return runUp(cmd.Context(), cfg, cmd.OutOrStdout(), newLogger(cmd.ErrOrStderr()))
+			return runUp(cmd.Context(), w, cmd.OutOrStdout(), newLogger(cmd.ErrOrStderr()))
 		},
 	}
 	cmd.Flags().StringVarP(&f.file, "file", "f", defaultBankConfig, "config file")
@@ -66,8 +70,9 @@ type stack struct {
 	cfg       *config.Config
 	st        state
 	mk        *keys.MasterKey
+	keyEvents *keyEventBuffer // key events of the CA's start, audited once the control plane runs
 	ca        *identity.CA
-	audit     *audit.FileLog
+	audit     *auditlog.Log // the tamper-evident log; every role of up records into it
 	gatewayLn net.Listener
 	controlLn net.Listener
 	sidecarLn map[string]net.Listener
@@ -76,14 +81,18 @@ type stack struct {
 	edgeCert  *tls.Certificate
 	edgeCA    string
 	devCreds  string
+	unlock    func() // releases the state dir's owner lock
+	watch     *watch // the config file, its overrides and the initial config and policies
 }
 
-func runUp(ctx context.Context, cfg *config.Config, out io.Writer, log *slog.Logger) error {
-	s, err := prepareStack(cfg, out)
+func runUp(ctx context.Context, w *watch, out io.Writer, log *slog.Logger) error {
+	tuneGC()
+	s, err := prepareStack(w.initial.Config, out, log)
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	s.watch = w
 
 	g := newGroup(ctx)
 	ep, closeAll, err := startStack(g, s, log)
@@ -110,7 +119,21 @@ func startStack(g *group, s *stack, log *slog.Logger) (_ Endpoints, closeAll fun
 			_ = closers[i]()
 		}
 	}
+	g.start(part{name: "audit checkpoints", run: s.audit.Run})
+	drain, err := newUpAdminDrain(s.st, s.audit, log.With("component", "audit")) // CLI commands' events, de-duplicated (admin_drain.go)
+	if err != nil {
+		return Endpoints{}, closeAll, err
+	}
+	g.start(part{name: "admin audit drain", run: drain.Run})
+	exports, err := exportParts(cfg, s.audit.Path(), log)
+	if err != nil {
+		return Endpoints{}, closeAll, err
+	}
+	for _, p := range exports {
+		g.start(p)
+	}
 	wapi := identity.NewWorkloadAPI(s.ca, cfg.Identity.SVIDTTL, log.With("component", "workload-api"))
+	wapi.SetAudit(s.audit)
 	workloads := []string{config.GatewayName, config.ControlName}
 	for _, svc := range cfg.Services {
 		workloads = append(workloads, svc.Name)
@@ -130,6 +153,11 @@ func startStack(g *group, s *stack, log *slog.Logger) (_ Endpoints, closeAll fun
 		closers = append(closers, src.Close)
 		sources[w] = src
 	}
+	mx, err := upMetrics(cfg, sources, s.audit, log) // one endpoint per role (metrics.go)
+	closers = append(closers, mx.close)
+	if err != nil {
+		return Endpoints{}, closeAll, err
+	}
 
 	gatewayAddr := s.gatewayLn.Addr().String()
 	issuer := cfg.Issuer(gatewayAddr)
@@ -141,29 +169,56 @@ func startStack(g *group, s *stack, log *slog.Logger) (_ Endpoints, closeAll fun
 		peers[name] = ln.Addr().String()
 	}
 
+	apis, err := newControlAPIs(g.ctx, cfg, s.st, s.mk, mx.reg(config.ControlName).Recorder(s.audit, nil), log)
+	if err != nil {
+		return Endpoints{}, closeAll, fmt.Errorf("control plane APIs: %w", err)
+	}
+	s.keyEvents.flush(controlKeyEvents(g.ctx, mx.reg(config.ControlName).Recorder(s.audit, nil), log)) // statekeys.go
+	closers = append(closers, apis.Close)
+	if slices.ContainsFunc(cfg.Services, func(s config.Service) bool { return hasBankApp(s.Name) }) {
+		if err := seedBankSecrets(g.ctx, apis.secrets); err != nil {
+			return Endpoints{}, closeAll, err
+		}
+	}
+	gatewayHandler := gatewayOnlyNotFound()
 	if cfg.Embedded() {
-		provider, err := oidc.New(g.ctx, oidc.Options{Config: cfg, Issuer: issuer, StateDir: s.st.dir, MasterKey: s.mk, Log: log.With("component", "oidc")})
+		provider, err := oidc.New(g.ctx, oidc.Options{Config: cfg, Issuer: issuer, StateDir: s.st.dir, MasterKey: s.mk, Keys: apis.keys, Log: log.With("component", "oidc"), Audit: mx.reg(config.ControlName).Recorder(s.audit, nil)})
 		if err != nil {
 			return Endpoints{}, closeAll, fmt.Errorf("identity provider: %w", err)
 		}
-		src := sources[config.ControlName]
-		srv := &control.Server{Listener: s.controlLn, SVID: src, Bundle: src, Callers: controlCallers(cfg), Handler: provider, Log: log.With("component", "control")}
-		g.start(part{name: "control", run: srv.Run})
+		closers = append(closers, provider.Close)
+		gatewayHandler = controlHandler(provider)
+	}
+	src := sources[config.ControlName]
+	srv := &control.Server{Listener: s.controlLn, SVID: src, Bundle: src, Callers: controlCallers(cfg), Handler: gatewayHandler,
+		Workloads: serviceIDs(cfg), API: apis.api, Log: log.With("component", "control")}
+	g.start(part{name: "control", run: srv.Run})
+	for _, p := range apis.parts {
+		g.start(p)
 	}
 
+	var targets []reload.Target // everything a reload swaps, committed together
 	for _, svc := range cfg.Services {
 		src := sources[svc.Name]
+		tracer, closeTracer, err := newRoleTracer(g.ctx, cfg, "sidecar/"+svc.Name, log)
+		if err != nil {
+			return Endpoints{}, closeAll, fmt.Errorf("sidecar %s: %w", svc.Name, err)
+		}
+		closers = append(closers, closeTracer)
 		sc, err := sidecar.New(sidecar.Options{
+			Tracer: tracer, Metrics: mx.reg("sidecar/" + svc.Name),
 			Config: cfg, Service: svc.Name, SVID: src, Bundle: src,
 			Inbound: s.sidecarLn[svc.Name], Outbound: s.meshLn[svc.Name], Peers: peers,
-			Audit: s.audit, Log: log.With("component", "sidecar/"+svc.Name),
+			Audit: s.audit, Log: log.With("component", "sidecar/"+svc.Name), Policy: s.watch.initial.Engine,
 		})
 		if err != nil {
 			return Endpoints{}, closeAll, fmt.Errorf("sidecar %s: %w", svc.Name, err)
 		}
+		targets = append(targets, sc)
 		g.start(part{name: "sidecar " + svc.Name, run: sc.Run})
 		if ln, ok := s.appLn[svc.Name]; ok {
-			app, err := bank.New(svc.Name, s.st.dataDir(), bank.MeshClient(s.st.meshSocket(svc.Name)), log.With("component", "bank/"+svc.Name))
+			app, err := bank.Open(bank.Options{Name: svc.Name, DataDir: s.st.dataDir(), Mesh: bank.MeshClient(s.st.meshSocket(svc.Name)),
+				Log: log.With("component", "bank/"+svc.Name), Store: cfg.StoreOf(svc.Name)})
 			if err != nil {
 				return Endpoints{}, closeAll, fmt.Errorf("bank %s: %w", svc.Name, err)
 			}
@@ -174,21 +229,54 @@ func startStack(g *group, s *stack, log *slog.Logger) (_ Endpoints, closeAll fun
 	}
 
 	gsrc := sources[config.GatewayName]
-	verifier, err := newVerifier(cfg, issuer, gsrc, gsrc, peers[config.ControlName], log.With("component", "authn"))
+	trust, trustParts, err := newTokenTrust(cfg, issuer, gsrc, gsrc, peers[config.ControlName], log.With("component", "authn"))
 	if err != nil {
 		return Endpoints{}, closeAll, fmt.Errorf("token verifier: %w", err)
 	}
+	if err := trust.watchMetrics(mx.reg(config.GatewayName)); err != nil {
+		return Endpoints{}, closeAll, fmt.Errorf("token verifier: %w", err)
+	}
+	verifier, err := trust.Build(cfg, issuer)
+	if err != nil {
+		return Endpoints{}, closeAll, fmt.Errorf("token verifier: %w", err)
+	}
+	for _, p := range trustParts {
+		g.start(p)
+	}
+	limiter, closeLimiter, err := ratelimit.FromConfig(cfg.Gateway.RateLimit, log.With("component", "ratelimit"))
+	if err != nil {
+		return Endpoints{}, closeAll, fmt.Errorf("rate limiter: %w", err)
+	}
+	closers = append(closers, closeLimiter)
+	if err := watchLimiter(mx.reg(config.GatewayName), limiter); err != nil {
+		return Endpoints{}, closeAll, fmt.Errorf("rate limiter metrics: %w", err)
+	}
+	gwTracer, closeTracer, err := newRoleTracer(g.ctx, cfg, "gateway", log)
+	if err != nil {
+		return Endpoints{}, closeAll, fmt.Errorf("gateway: %w", err)
+	}
+	closers = append(closers, closeTracer)
 	gw, err := gateway.New(gateway.Options{
-		Config: cfg, Listener: s.gatewayLn,
+		Config: cfg, Listener: s.gatewayLn, Tracer: gwTracer, Metrics: mx.reg(config.GatewayName),
 		Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.edgeCert, nil },
 		SVID:        gsrc, Bundle: gsrc, Peers: peers, Verifier: verifier,
-		Audit: s.audit, Log: log.With("component", "gateway"),
+		Audit: s.audit, Log: log.With("component", "gateway"), Limiter: limiter, Policy: s.watch.initial.Engine,
 	})
 	if err != nil {
 		return Endpoints{}, closeAll, fmt.Errorf("gateway: %w", err)
 	}
 	g.start(part{name: "gateway", run: gw.Run})
-	return s.endpoints(issuer, peers), closeAll, nil
+	reloader, err := s.watch.part("up", s.audit, log, append(targets, gw, apis.reloadTarget())...)
+	if err != nil {
+		return Endpoints{}, closeAll, err
+	}
+	g.start(reloader)
+	for _, p := range mx.parts() {
+		g.start(p)
+	}
+	ep := s.endpoints(issuer, peers)
+	ep.Metrics = mx.urls()
+	return ep, closeAll, nil
 }
 
 // controlCallers are the workloads allowed to reach the control plane's listener.

@@ -1,25 +1,27 @@
 package cli
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/oidc"
+	"github.com/bulwark-security/bulwark/internal/unixsock"
 )
 
 // prepareStack binds every TCP listener first, so that a port in use fails before any state
 // is created, then creates or loads the state and binds the unix sockets. On error it
 // releases what it took.
-func prepareStack(cfg *config.Config, out io.Writer) (*stack, error) {
+func prepareStack(cfg *config.Config, out io.Writer, log *slog.Logger) (*stack, error) {
 	st, err := newState(cfg.StateDir)
 	if err != nil {
 		return nil, err
@@ -29,7 +31,7 @@ func prepareStack(cfg *config.Config, out io.Writer) (*stack, error) {
 		s.close()
 		return nil, err
 	}
-	if err := s.createState(out); err != nil {
+	if err := s.createState(out, log); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -41,10 +43,10 @@ func (s *stack) bindTCP() error {
 	if s.gatewayLn, err = net.Listen("tcp", s.cfg.Gateway.Listen); err != nil {
 		return fmt.Errorf("gateway listen %s: %w (is another bulwark running? use --gateway-addr)", s.cfg.Gateway.Listen, err)
 	}
-	if s.cfg.Embedded() { // the control plane's TCP listener serves only the identity provider
-		if s.controlLn, err = net.Listen("tcp", s.cfg.Control.Listen); err != nil {
-			return fmt.Errorf("control listen %s: %w", s.cfg.Control.Listen, err)
-		}
+	// The control plane's mTLS listener: the identity provider (when embedded) for the
+	// gateway, and the workload APIs (secrets) for every service.
+	if s.controlLn, err = net.Listen("tcp", s.cfg.Control.Listen); err != nil {
+		return fmt.Errorf("control listen %s: %w", s.cfg.Control.Listen, err)
 	}
 	for _, svc := range s.cfg.Services {
 		if s.sidecarLn[svc.Name], err = net.Listen("tcp", svc.Listen); err != nil {
@@ -54,22 +56,30 @@ func (s *stack) bindTCP() error {
 	return nil
 }
 
-func (s *stack) createState(out io.Writer) error {
+func (s *stack) createState(out io.Writer, log *slog.Logger) error {
 	cfg, st := s.cfg, s.st
 	if err := keys.SecretDir(st.dir); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
 	var err error
+	if s.unlock, err = st.lock(); err != nil {
+		return err
+	}
 	if s.mk, err = openMasterKey(st, out); err != nil {
 		return err
 	}
-	ca, created, err := identity.LoadOrCreateCA(st.caDir(), s.mk, cfg.TD, time.Now)
+	km, keyEvents, err := openStateKeys(context.Background(), st, s.mk)
+	if err != nil {
+		return err
+	}
+	s.keyEvents = keyEvents
+	ca, created, err := identity.LoadOrCreateCA(context.Background(), st.caDir(), s.mk, km, cfg.TD, time.Now)
 	if err != nil {
 		return fmt.Errorf("workload CA: %w", err)
 	}
 	s.ca = ca
 	if created {
-		fmt.Fprintf(out, "created the workload CA for %s in %s (keys encrypted under the master key)\n", cfg.TD.Name(), st.caDir())
+		fmt.Fprintf(out, "created the workload CA for %s in %s (keys wrapped by the key manager)\n", cfg.TD.Name(), st.caDir())
 	}
 	if err := keys.WriteSecretFile(st.trustBundlePath(), ca.BundlePEM()); err != nil {
 		return fmt.Errorf("write trust bundle: %w", err)
@@ -87,16 +97,16 @@ func (s *stack) createState(out io.Writer) error {
 			fmt.Fprintf(out, "generated demo passwords in %s (mode 0600; they are never logged)\n", path)
 		}
 	}
-	if s.audit, err = audit.OpenFile(s.auditPath()); err != nil {
+	if s.audit, err = s.openAuditLog(log); err != nil {
 		return err
 	}
 	for _, svc := range cfg.Services {
-		if s.meshLn[svc.Name], err = listenUnix(st.meshSocket(svc.Name)); err != nil {
+		if s.meshLn[svc.Name], err = unixsock.Listen(st.meshSocket(svc.Name)); err != nil {
 			return fmt.Errorf("sidecar %s outbound: %w", svc.Name, err)
 		}
 		sock := cfg.UpstreamSocket(&svc)
 		if hasBankApp(svc.Name) && sock != "" {
-			if s.appLn[svc.Name], err = listenUnix(sock); err != nil {
+			if s.appLn[svc.Name], err = unixsock.Listen(sock); err != nil {
 				return fmt.Errorf("app %s: %w", svc.Name, err)
 			}
 		}
@@ -173,5 +183,8 @@ func (s *stack) close() {
 	}
 	if s.audit != nil {
 		s.audit.Close()
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 }

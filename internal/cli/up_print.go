@@ -34,6 +34,14 @@ func printStarted(out io.Writer, s *stack, ep Endpoints) {
 		e := ep.Services[n]
 		fmt.Fprintf(out, "  sidecar    %-14s %-16s (mTLS, %s)\n", n, e.MTLSAddr, e.SPIFFEID)
 	}
+	roles := make([]string, 0, len(ep.Metrics))
+	for r := range ep.Metrics {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	for _, r := range roles {
+		fmt.Fprintf(out, "  metrics    %-22s %s   (plaintext, loopback only)\n", r, ep.Metrics[r])
+	}
 	fmt.Fprintf(out, "  audit log  %s\n", rel(ep.AuditLog))
 	fmt.Fprintf(out, "  endpoints  %s\n", rel(s.st.endpointsPath()))
 	if ep.DevCredentials != "" {

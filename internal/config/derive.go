@@ -26,38 +26,13 @@ func (c *Config) Service(name string) (*Service, bool) {
 	return nil, false
 }
 
-// MeshRules compiles a service's allow rules for policy.NewMesh. The config was validated,
-// so every pattern parses.
-func (c *Config) MeshRules(s *Service) []policy.MeshRule {
-	idx := 0
-	for i := range c.Services {
-		if c.Services[i].Name == s.Name {
-			idx = i
-		}
-	}
-	rules := make([]policy.MeshRule, 0, len(s.Allow))
-	for j, r := range s.Allow {
-		mr := policy.MeshRule{
-			Name:    fmt.Sprintf("services[%d].allow[%d]", idx, j),
-			Caller:  c.WorkloadID(r.Caller),
-			Methods: r.Methods,
-		}
-		for _, p := range r.Paths {
-			mr.Paths = append(mr.Paths, mustPattern(p))
-		}
-		rules = append(rules, mr)
-	}
-	return rules
-}
-
 // RoutePattern returns route i's parsed path pattern.
 func (c *Config) RoutePattern(i int) policy.Pattern { return mustPattern(c.Gateway.Routes[i].Path) }
 
-// RouteRequirement returns what route i asks of the token.
-func (c *Config) RouteRequirement(i int) policy.RouteRequirement {
-	r := c.Gateway.Routes[i]
-	return policy.RouteRequirement{Name: fmt.Sprintf("gateway.routes[%d]", i), Roles: r.Roles, Scopes: r.Scopes}
-}
+// RouteName is route i's name in audit events, metrics and Cedar policy ids
+// ("gateway.routes[i]"); the route's roles and scopes compile to the Cedar permit of
+// that id (package authz).
+func RouteName(i int) string { return fmt.Sprintf("gateway.routes[%d]", i) }
 
 // UpstreamSocket returns the unix socket path of a "unix:" upstream, resolved against
 // <state_dir>/run when relative, or "" for an http upstream.

@@ -28,12 +28,9 @@ func FuzzParse(f *testing.F) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("accepted config does not validate again: %v", err)
 		}
-		for i := range c.Services {
-			c.MeshRules(&c.Services[i])
-		}
 		for i := range c.Gateway.Routes {
 			c.RoutePattern(i)
-			c.RouteRequirement(i)
+			RouteName(i)
 		}
 	})
 }

@@ -62,20 +62,6 @@ func TestLoadBankConfig(t *testing.T) {
 		t.Error(`Service("gateway"): found, want not found`)
 	}
 
-	rules := c.MeshRules(ledger)
-	if got, want := len(rules), 2; got != want {
-		t.Fatalf("ledger mesh rules: got %d, want %d", got, want)
-	}
-	if got, want := rules[1].Name, "services[2].allow[1]"; got != want {
-		t.Errorf("rule name: got %q, want %q", got, want)
-	}
-	if got, want := rules[1].Caller.String(), "spiffe://bank.local/svc/payments"; got != want {
-		t.Errorf("rule caller: got %q, want %q", got, want)
-	}
-	if got, want := rules[1].Paths[0].String(), "/entries"; got != want {
-		t.Errorf("rule path: got %q, want %q", got, want)
-	}
-
 	if got, want := c.IdentityProvider.Audience, "bank-api"; got != want {
 		t.Errorf("audience: got %q, want %q", got, want)
 	}
@@ -85,8 +71,7 @@ func TestLoadBankConfig(t *testing.T) {
 	if got, want := c.RoutePattern(0).String(), "/api/accounts/**"; got != want {
 		t.Errorf("route 0 pattern: got %q, want %q", got, want)
 	}
-	req := c.RouteRequirement(0)
-	if got, want := req.Roles, []string{"customer", "teller"}; !slices.Equal(got, want) {
+	if got, want := c.Gateway.Routes[0].Roles, []string{"customer", "teller"}; !slices.Equal(got, want) {
 		t.Errorf("route 0 roles: got %q, want %q", got, want)
 	}
 	if !c.Embedded() {

@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
@@ -28,6 +29,27 @@ type Config struct {
 	IdentityProvider IdentityProvider `yaml:"identity_provider"`
 	// Audit configures the audit trail.
 	Audit Audit `yaml:"audit"`
+	// Policies is the operator's policy directory: its *.cedar files and optional
+	// entities.json are added to the policies compiled from this file (see policies.go).
+	// A relative path is resolved against the directory of this config file. Default: none.
+	Policies string `yaml:"policies"`
+	// Tokenization grants services the control plane's tokenize and detokenize APIs
+	// (tokenization.go). Default: nobody.
+	Tokenization Tokenization `yaml:"tokenization"`
+	// SecretStore chooses the secret store's backend (secrets.go); services[].secrets
+	// grant access to it. Default: embedded.
+	SecretStore SecretStore `yaml:"secret_store"`
+	// Store is where the bank's apps keep their data unless services[].store says
+	// otherwise: "sqlite" (default: one file per service in <state_dir>/data) or
+	// "postgres" (a database per service on the postgres server, store.go).
+	Store string `yaml:"store"`
+	// Postgres configures the PostgreSQL server and its short-lived credentials (store.go).
+	Postgres Postgres `yaml:"postgres"`
+	// Tracing configures OpenTelemetry traces (tracing.go). Default: off.
+	Tracing Tracing `yaml:"tracing"`
+	// Metrics configures the Prometheus metrics listeners of every role (metrics.go).
+	// Default: off.
+	Metrics Metrics `yaml:"metrics"`
 
 	// TD is TrustDomain, parsed.
 	TD spiffeid.TrustDomain `yaml:"-"`
@@ -69,6 +91,14 @@ type Service struct {
 	Address string `yaml:"address"`
 	// Allow lists who may call this service. Anything not allowed is denied.
 	Allow []AllowRule `yaml:"allow"`
+	// Resilience bounds the gateway's timeouts, retries, concurrency and circuit breaker
+	// towards this service (see resilience.go).
+	Resilience Resilience `yaml:"resilience"`
+	// Secrets grants this service access to secret paths in the control plane's secret
+	// store (see secrets.go). Anything not granted is denied.
+	Secrets []SecretGrant `yaml:"secrets"`
+	// Store overrides the top-level store for this service: "sqlite" or "postgres".
+	Store string `yaml:"store"`
 
 	// ID is spiffe://<trust_domain>/svc/<name>.
 	ID spiffeid.ID `yaml:"-"`
@@ -97,6 +127,11 @@ type Gateway struct {
 	TLS TLSFiles `yaml:"tls"`
 	// Routes map path patterns to services; the first match wins. Unmatched paths get 404.
 	Routes []Route `yaml:"routes"`
+	// RateLimit chooses the rate limiter's backend and caps in-flight requests (see
+	// ratelimit.go).
+	RateLimit RateLimit `yaml:"rate_limit"`
+	// Limits bounds request sizes, timeouts and HTTP/2 streams at the edge (see limits.go).
+	Limits Limits `yaml:"limits"`
 }
 
 // TLSFiles names a PEM certificate chain and its private key.
@@ -117,6 +152,26 @@ type Route struct {
 	Roles []string `yaml:"roles"`
 	// Scopes: the token must carry every one of these scopes.
 	Scopes []string `yaml:"scopes"`
+	// RateLimit limits requests per key on this route; absent means no per-route limit.
+	RateLimit RouteRateLimit `yaml:"rate_limit"`
+	// Methods lists the HTTP methods the route accepts (GET, HEAD, POST, PUT, PATCH,
+	// DELETE, OPTIONS); any other gets 405 with an Allow header, before authentication.
+	// Absent: any method (see route_access.go).
+	Methods []string `yaml:"methods"`
+	// CORS lets browsers on the listed origins call the route (see route_access.go).
+	CORS RouteCORS `yaml:"cors"`
+	// IPs allows or denies client addresses (CIDR) on the route (see route_access.go).
+	IPs RouteIPs `yaml:"ips"`
+	// OpenAPI names an OpenAPI 3.0 document, relative to this config file's directory,
+	// that every request on the route must match (see route_openapi.go).
+	OpenAPI string `yaml:"openapi"`
+	// API is the OpenAPI document, loaded and validated by Validate; nil without one.
+	API *openapi3.T `yaml:"-"`
+	// MaxBodyBytes overrides gateway.limits.max_body_bytes on this route (see limits.go).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// CaseInsensitive matches this route on the lower-cased path and forwards that path
+	// (see limits.go).
+	CaseInsensitive bool `yaml:"case_insensitive"`
 }
 
 // IdentityProvider configures token issuance and verification.
@@ -133,6 +188,13 @@ type IdentityProvider struct {
 	Algorithms []string `yaml:"algorithms"`
 	// RolesClaim is the claim holding the user's roles. Default "roles".
 	RolesClaim string `yaml:"roles_claim"`
+	// RequiredTyp, when set (e.g. "at+jwt"), is the only JWS "typ" accepted from this
+	// issuer. Default: at+jwt, application/at+jwt, JWT or none (the embedded provider sends
+	// JWT).
+	RequiredTyp string `yaml:"required_typ"`
+	// TrustedIssuers are further issuers whose tokens the gateway accepts, each with its
+	// own keys, audience, algorithms, roles claim and typ (see issuers.go).
+	TrustedIssuers []TrustedIssuer `yaml:"trusted_issuers"`
 	// ClockSkew is the leeway for exp and nbf. Default 30s, maximum 5m.
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// AccessTokenTTL is the lifetime of tokens the embedded provider issues. Default 15m.
@@ -173,9 +235,33 @@ type Client struct {
 
 // Audit configures the audit trail.
 type Audit struct {
-	// Path is the JSON-lines audit log. Default <state_dir>/audit/events.jsonl.
+	// Path is the JSON-lines audit log. Default <state_dir>/audit/events.jsonl. Under
+	// `bulwark up` it is the tamper-evident log: each line is a leaf of a Merkle tree, and
+	// signed checkpoints and the hash chain sit next to it (see `bulwark audit verify`).
 	Path string `yaml:"path"`
 	// UnsafeFailOpen lets requests through when their audit event cannot be written.
 	// Default false: an authorization that cannot be audited is refused (503).
 	UnsafeFailOpen bool `yaml:"unsafe_fail_open"`
+	// CheckpointInterval is how often a signed checkpoint of the audit log is published
+	// when events were added; one is also signed at shutdown. Default 5s, between 1s and 1h.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// WitnessDir receives a copy of every checkpoint and of the verifier key: put it on
+	// other storage, so that rewriting the audit history also requires rewriting it.
+	// `bulwark audit verify --witness DIR` compares both. Default: none.
+	WitnessDir string `yaml:"witness_dir"`
+	// Export streams the audit log to SIEMs: JSON lines over HTTPS, or syslog (RFC 5424)
+	// over TLS (export.go). Default: none.
+	Export []AuditExport `yaml:"export"`
+	// SpoolMaxBytes bounds the local spool of each standalone gateway and sidecar
+	// (<state_dir>/audit/spool/<role>/): the bytes of events the collector has not
+	// acknowledged yet. When it is reached the role refuses requests it cannot audit
+	// (503), or lets them through unaudited with unsafe_fail_open, and logs it.
+	// Default 268435456 (256 MiB); at least 1048576 (1 MiB).
+	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
+	// Transport carries spooled events to the collector (the control plane): "https"
+	// (default: POST /v1/audit/events over mTLS with the role's SVID) or "nats" (a NATS
+	// JetStream stream, see nats).
+	Transport string `yaml:"transport"`
+	// NATS configures the JetStream transport (audit_delivery.go).
+	NATS AuditNATS `yaml:"nats"`
 }

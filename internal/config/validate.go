@@ -51,6 +51,11 @@ func (c *Config) applyDefaults() {
 			c.Gateway.Routes[i].Auth = "required"
 		}
 	}
+	c.applyResilienceDefaults()
+	c.applyAuditDefaults()
+	c.applyTracingDefaults()
+	c.applySecretStoreDefaults()
+	c.applyStoreDefaults()
 	ip := &c.IdentityProvider
 	if ip.Audience == "" {
 		ip.Audience = "bulwark"
@@ -67,6 +72,10 @@ func (c *Config) applyDefaults() {
 	if ip.AccessTokenTTL == 0 {
 		ip.AccessTokenTTL = 15 * time.Minute
 	}
+	c.applyRateLimitDefaults()
+	c.applyTrustedIssuerDefaults()
+	c.applyRouteAccessDefaults()
+	c.applyLimitDefaults()
 }
 
 // Validate checks the whole config and returns every problem at once, each naming its key.
@@ -122,6 +131,7 @@ func (c *Config) Validate() error {
 				add(c.errAt(p+".address", "want host:port: %v", err))
 			}
 		}
+		errs = append(errs, c.validateResilience(p+".resilience", s.Resilience)...)
 	}
 	for i, s := range c.Services {
 		for j, r := range s.Allow {
@@ -165,6 +175,18 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateIdentityProvider(names)...)
+	errs = append(errs, c.validateTrustedIssuers()...)
+	errs = append(errs, c.validateRateLimits()...)
+	errs = append(errs, c.validatePolicies()...)
+	errs = append(errs, c.validateRouteAccess()...)
+	errs = append(errs, c.loadRouteOpenAPI()...)
+	errs = append(errs, c.validateLimits()...)
+	errs = append(errs, c.validateAudit()...)
+	errs = append(errs, c.validateTracing()...)
+	errs = append(errs, c.validateMetrics()...)
+	errs = append(errs, c.validateSecretStore()...)
+	errs = append(errs, c.validateStore()...)
+	errs = append(errs, c.validateTokenization()...)
 	return errors.Join(errs...)
 }
 

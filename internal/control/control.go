@@ -1,6 +1,8 @@
 // Package control is the control plane's network face: one mTLS listener (TLS 1.3) that
-// serves the embedded OIDC provider to the gateway. Only the workloads named in Callers (by
-// default the gateway) complete the handshake; everything else is refused before HTTP.
+// serves the embedded OIDC provider to the gateway, and the workload APIs under /v1/ (the
+// secret store, see api.go) to every workload. Only the workloads named in Callers (by
+// default the gateway) and Workloads complete the handshake; everything else is refused
+// before HTTP. Workloads reach /v1/ only, where each API authorizes them per path.
 // The workload CA itself is reached only through per-workload Workload API sockets (see
 // package identity), never over TCP.
 package control
@@ -31,7 +33,11 @@ type Server struct {
 	Callers []spiffeid.ID
 	// Handler serves the APIs (the OIDC provider under /oidc/).
 	Handler http.Handler
-	Log     *slog.Logger
+	// Workloads may connect too, but reach only API (paths under /v1/, see api.go).
+	Workloads []spiffeid.ID
+	// API serves the workload APIs under /v1/ to Callers and Workloads; nil: none.
+	API http.Handler
+	Log *slog.Logger
 }
 
 // Run serves until ctx is done, then shuts down gracefully.
@@ -40,8 +46,8 @@ func (s *Server) Run(ctx context.Context) error {
 		return errors.New("control: no callers allowed; refusing to serve")
 	}
 	srv := &http.Server{
-		Handler:           proxy.RequestID(true)(s.Handler),
-		TLSConfig:         identity.ServerTLS(s.SVID, s.Bundle, tlsconfig.AuthorizeOneOf(s.Callers...)),
+		Handler:           proxy.RequestID(true)(s.route()),
+		TLSConfig:         identity.ServerTLS(s.SVID, s.Bundle, tlsconfig.AuthorizeOneOf(s.admitted()...)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwark-security/bulwark/internal/proxy"
+	"github.com/bulwark-security/bulwark/internal/tracing"
 )
 
 // maxLogged bounds every string the access log copies from a request.
@@ -44,6 +45,9 @@ func (g *Gateway) accessLog(next http.Handler) http.Handler {
 			}
 			if info.route != "" {
 				attrs = append(attrs, slog.String("route", info.route))
+			}
+			if id := tracing.TraceID(r.Context()); id != "" {
+				attrs = append(attrs, slog.String("trace_id", id))
 			}
 			g.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelInfo, "request", attrs...)
 		}()

@@ -9,18 +9,15 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/authn"
-	"github.com/bulwark-security/bulwark/internal/policy"
 	"github.com/bulwark-security/bulwark/internal/proxy"
+	"github.com/bulwark-security/bulwark/internal/tracing"
 )
 
 // realm is the RFC 6750 realm in WWW-Authenticate challenges.
 const realm = "bulwark"
 
-// Reasons recorded for decisions the policy package does not make.
-const (
-	reasonNoToken   = "no bearer token"
-	reasonAnonymous = "route allows unauthenticated access"
-)
+// reasonNoToken is the audit reason of a request without a bearer token.
+const reasonNoToken = "no bearer token"
 
 // authenticate verifies the bearer token on routes that require one. A failure is audited
 // and answered 401 with an RFC 6750 challenge; the token itself never reaches a log or an
@@ -65,43 +62,6 @@ func authnReason(err error) string {
 	return "invalid access token"
 }
 
-// authorize applies the route's role and scope requirements and audits the decision.
-// Routes with auth: none are allowed, and audited as such; the identity provider's own
-// paths are not a gateway decision.
-func (g *Gateway) authorize(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt := routeFrom(r.Context())
-		if rt == nil || rt.oidc {
-			next.ServeHTTP(w, r)
-			return
-		}
-		d := policy.Decision{Allow: true, Rule: rt.name, Reason: reasonAnonymous}
-		var user string
-		if rt.auth {
-			p, ok := principalFrom(r.Context())
-			if !ok {
-				// Unreachable while authenticate runs first; refuse rather than trust.
-				proxy.WriteError(w, r, http.StatusUnauthorized, proxy.CodeUnauthenticated, reasonNoToken)
-				return
-			}
-			user = p.Subject
-			d = policy.DecideRoute(rt.req, p.Roles, p.Scopes)
-		}
-		ev := audit.Event{Kind: audit.KindAuthz, Outcome: audit.Deny, Reason: d.Reason, Rule: d.Rule, User: user}
-		if d.Allow {
-			ev.Outcome = audit.Allow
-		}
-		if !g.record(w, r, ev) {
-			return
-		}
-		if !d.Allow {
-			proxy.WriteError(w, r, http.StatusForbidden, proxy.CodeForbidden, d.Reason)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // record fills the request fields of e and records it. When the record fails it answers
 // 503 and returns false, unless audit.unsafe_fail_open is set. The client going away does
 // not cancel the record.
@@ -109,6 +69,7 @@ func (g *Gateway) record(w http.ResponseWriter, r *http.Request, e audit.Event) 
 	ctx := context.WithoutCancel(r.Context())
 	e.Component = "gateway"
 	e.RequestID = proxy.RequestIDFrom(ctx)
+	e.TraceID = tracing.TraceID(ctx)
 	e.Source = sourceIP(r.RemoteAddr)
 	e.Method = r.Method
 	e.Path = r.URL.Path

@@ -2,11 +2,14 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-security/bulwark/internal/config"
 )
 
 func TestSecurityHeaders(t *testing.T) {
@@ -115,9 +118,9 @@ func TestBodyLimit(t *testing.T) {
 		streamed   bool
 		wantStatus int
 	}{
-		{name: "at the cap", size: MaxBodyBytes, wantStatus: 200},
-		{name: "over the cap, Content-Length", size: MaxBodyBytes + 1, wantStatus: 413},
-		{name: "over the cap, streamed", size: MaxBodyBytes + 1, streamed: true, wantStatus: 413},
+		{name: "at the cap", size: config.DefaultMaxBodyBytes, wantStatus: 200},
+		{name: "over the cap, Content-Length", size: config.DefaultMaxBodyBytes + 1, wantStatus: 413},
+		{name: "over the cap, streamed", size: config.DefaultMaxBodyBytes + 1, streamed: true, wantStatus: 413},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,5 +164,39 @@ func TestOIDCPagesAllowTheLoginRedirect(t *testing.T) {
 	}
 	if !strings.Contains(cspAPI, "default-src 'none'") || !strings.Contains(cspOIDC, "frame-ancestors 'none'") {
 		t.Errorf("CSP lost its baseline: api %q, oidc %q", cspAPI, cspOIDC)
+	}
+}
+
+// A WebSocket or h2c upgrade would open a raw tunnel that no later check sees: refused, even
+// on a public route, and nothing reaches the service.
+func TestUpgradeRefused(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	// HTTP/1.1 only: over HTTP/2 an Upgrade header is a protocol error the client never sends.
+	tr := &http.Transport{TLSClientConfig: h.edgePool.Clone(), TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
+	t.Cleanup(tr.CloseIdleConnections)
+	h1 := &http.Client{Transport: tr}
+	for _, hdr := range []map[string]string{
+		{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
+		{"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, h.url+"/public/chat", nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := h1.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got, want := resp.StatusCode, http.StatusNotImplemented; got != want {
+			t.Fatalf("Upgrade %s: status got %d, want %d (body %s)", hdr["Upgrade"], got, want, body)
+		}
+		if code, _ := errorBody(t, body); code != "upgrade_refused" {
+			t.Errorf("Upgrade %s: error code got %q, want upgrade_refused", hdr["Upgrade"], code)
+		}
+	}
+	if got := h.upstream["accounts"].hits.Load(); got != 0 {
+		t.Errorf("accounts upstream hits: got %d, want 0", got)
 	}
 }

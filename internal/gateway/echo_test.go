@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -25,9 +27,10 @@ type echoed struct {
 	Path    string      `json:"path"`
 	Header  http.Header `json:"header"`
 	BodyLen int64       `json:"body_len"`
+	BodySHA string      `json:"body_sha256"` // hex SHA-256 of the body received
 }
 
-func startEcho(t *testing.T, cfg *tls.Config) *echoServer {
+func startEcho(t testing.TB, cfg *tls.Config) *echoServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,12 +39,14 @@ func startEcho(t *testing.T, cfg *tls.Config) *echoServer {
 	e := &echoServer{addr: ln.Addr().String()}
 	srv := &http.Server{TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.hits.Add(1)
-		n, _ := io.Copy(io.Discard, r.Body)
+		sum := sha256.New()
+		n, _ := io.Copy(sum, r.Body)
 		w.Header().Set("Server", "echo/1.0")
 		w.Header().Set("X-Powered-By", "test")
 		w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+		w.Header().Set("X-Request-Id", "chosen-by-upstream") // the gateway's id must win
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, Path: r.URL.Path, Header: r.Header, BodyLen: n})
+		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, Path: r.URL.Path, Header: r.Header, BodyLen: n, BodySHA: hex.EncodeToString(sum.Sum(nil))})
 	})}
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(ln, "", "") }()

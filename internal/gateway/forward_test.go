@@ -161,3 +161,20 @@ func TestForgedIdentityOverHTTP1(t *testing.T) {
 		})
 	}
 }
+
+// The response carries exactly one X-Request-Id, the gateway's, whatever the upstream sends.
+func TestOneRequestIDInResponse(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	resp, body := h.get("/public/x", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	var e echoed
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatal(err)
+	}
+	sent := e.Header.Get("X-Request-Id")
+	if got := resp.Header.Values("X-Request-Id"); len(got) != 1 || got[0] != sent || sent == "" {
+		t.Errorf("response X-Request-Id: got %q, want exactly [%q] (the id sent upstream)", got, sent)
+	}
+}

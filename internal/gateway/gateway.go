@@ -16,19 +16,15 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/authn"
 	"github.com/bulwark-security/bulwark/internal/config"
+	"github.com/bulwark-security/bulwark/internal/metrics"
+	"github.com/bulwark-security/bulwark/internal/policy/authz"
+	"github.com/bulwark-security/bulwark/internal/ratelimit"
+	"github.com/bulwark-security/bulwark/internal/tracing"
 )
 
-// Server limits and timeouts; see the package comment.
-const (
-	ReadHeaderTimeout = 10 * time.Second
-	ReadTimeout       = 30 * time.Second
-	WriteTimeout      = 60 * time.Second
-	IdleTimeout       = 120 * time.Second
-	MaxHeaderBytes    = 64 << 10
-	MaxBodyBytes      = 1 << 20
-
-	shutdownGrace = 10 * time.Second
-)
+// shutdownGrace is how long in-flight requests get to finish on shutdown. Size limits and
+// timeouts are gateway.limits (limits.go).
+const shutdownGrace = 10 * time.Second
 
 // TokenVerifier checks a bearer access token and says whom it speaks for.
 // *authn.Verifier implements it.
@@ -58,6 +54,18 @@ type Options struct {
 	Audit audit.Recorder
 	// Log receives access log lines and errors.
 	Log *slog.Logger
+	// Limiter applies the routes' rate limits. Optional: nil means an in-memory limiter,
+	// which is only allowed when gateway.rate_limit.backend is local.
+	Limiter ratelimit.Limiter
+	// Policy decides every routed request (DecideUser). Optional: nil means the engine
+	// compiled from Config and its policy directory (config.Config.PolicyDir).
+	Policy *authz.Engine
+	// Tracer records a span per request and per call to a sidecar. Optional: nil means
+	// tracing off (no spans, no trace ids, no cost).
+	Tracer *tracing.Tracer
+	// Metrics receives request, decision, rate-limit and circuit-breaker metrics
+	// (metrics.go). Optional: nil means none.
+	Metrics *metrics.Registry
 }
 
 // Gateway is the edge. Build it with New and start it with Run.
@@ -68,10 +76,25 @@ type Gateway struct {
 	verifier TokenVerifier
 	audit    audit.Recorder
 	log      *slog.Logger
+	tracer   *tracing.Tracer   // nil: tracing off
+	metrics  *metrics.Registry // nil: no metrics
 	routes   []*route
 	oidc     *route // nil unless the embedded identity provider is in use
 	upstream map[string]*upstream
+	// setupErr collects what newUpstream could not build (unusable resilience
+	// settings); New fails on it.
+	setupErr []error
 	handler  http.Handler
+	limiter  ratelimit.Limiter
+	limits   map[string]routeLimit  // by route name; see ratelimit.go
+	inFlight chan struct{}          // a slot per request being served
+	guards   map[string]*routeGuard // by route name: methods, CORS, ips, OpenAPI (guard.go)
+	// engine, opts and live: see reload.go. Each *Gateway is one immutable generation;
+	// handler dispatches every request to the current one.
+	engine *authz.Engine
+	opts   Options
+	live   *live
+	own    http.Handler // this generation's chain
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -104,11 +127,28 @@ func New(o Options) (*Gateway, error) {
 		verifier: o.Verifier,
 		audit:    o.Audit,
 		log:      o.Log,
+		tracer:   o.Tracer,
+		metrics:  o.Metrics,
 	}
+	g.audit = g.countDecisions(o.Audit)
 	if err := g.buildRoutes(o); err != nil {
 		return nil, err
 	}
+	if err := errors.Join(g.setupErr...); err != nil {
+		return nil, err
+	}
+	if err := g.buildLimits(o.Limiter); err != nil {
+		return nil, err
+	}
+	guards, err := buildGuards(o.Config)
+	if err != nil {
+		return nil, err
+	}
+	g.guards = guards
 	g.handler = g.chain()
+	if err := g.startGeneration(o); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -121,16 +161,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.
 // Run serves HTTPS on the listener until ctx is done, then shuts down gracefully (in-flight
 // requests get shutdownGrace to finish). A stop through ctx returns nil.
 func (g *Gateway) Run(ctx context.Context) error {
-	srv := &http.Server{
-		Handler:           g.handler,
-		TLSConfig:         g.tls.Clone(),
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
-	}
+	g.watchBreakers() // breaker state gauges of the current generation (metrics.go)
+	srv := g.newServer()
 	defer g.closeIdle()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(g.listener, "", "") }()
@@ -158,7 +190,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 }
 
 func (g *Gateway) closeIdle() {
-	for _, u := range g.upstream {
+	for _, u := range g.live.current().upstream {
 		u.transport.CloseIdleConnections()
 	}
 }

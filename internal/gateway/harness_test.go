@@ -27,7 +27,9 @@ import (
 	"github.com/bulwark-security/bulwark/internal/authn"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/identity"
+	"github.com/bulwark-security/bulwark/internal/metrics"
 	"github.com/bulwark-security/bulwark/internal/testpki"
+	"github.com/bulwark-security/bulwark/internal/tracing"
 )
 
 const testConfig = `
@@ -71,18 +73,26 @@ type harness struct {
 	upstream map[string]*echoServer // by peer name
 	audit    string                 // audit file path
 	logs     *syncBuffer
+	gw       *Gateway // for reload tests
 }
 
 type harnessOpts struct {
 	failOpen    bool
-	brokenAudit bool // the audit file is closed before the gateway starts
+	brokenAudit bool   // the audit file is closed before the gateway starts
+	config      string // replaces testConfig when set (FAILOPEN is still substituted)
+	tracer      *tracing.Tracer
+	metrics     *metrics.Registry
 }
 
 const testKID = "test-key-1"
 
 func newHarness(t *testing.T, ho harnessOpts) *harness {
 	t.Helper()
-	yaml := strings.Replace(testConfig, "FAILOPEN", map[bool]string{true: "true", false: "false"}[ho.failOpen], 1)
+	yaml := testConfig
+	if ho.config != "" {
+		yaml = ho.config
+	}
+	yaml = strings.Replace(yaml, "FAILOPEN", map[bool]string{true: "true", false: "false"}[ho.failOpen], 1)
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -140,7 +150,8 @@ func newHarness(t *testing.T, ho harnessOpts) *harness {
 		Config: cfg, Listener: ln,
 		Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &edge, nil },
 		SVID:        ca.SVID(t, "gateway"), Bundle: bundle, Peers: peers, Verifier: verifier,
-		Audit: al, Log: slog.New(slog.NewJSONHandler(h.logs, nil)),
+		Audit: al, Log: slog.New(slog.NewJSONHandler(h.logs, nil)), Tracer: ho.tracer,
+		Metrics: ho.metrics,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -155,6 +166,7 @@ func newHarness(t *testing.T, ho harnessOpts) *harness {
 		}
 	})
 
+	h.gw = g
 	h.url = "https://" + ln.Addr().String()
 	h.edgePool = &tls.Config{RootCAs: ca.Pool()}
 	tr := &http.Transport{TLSClientConfig: h.edgePool.Clone(), ForceAttemptHTTP2: true}

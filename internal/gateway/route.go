@@ -10,6 +10,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/policy"
 	"github.com/bulwark-security/bulwark/internal/proxy"
+	"github.com/bulwark-security/bulwark/internal/tracing"
 )
 
 // oidcPattern is reserved for the embedded identity provider; config validation refuses
@@ -22,8 +23,9 @@ type route struct {
 	pattern  policy.Pattern
 	auth     bool // a valid access token is required
 	oidc     bool // the embedded identity provider: no authentication, Authorization kept
-	req      policy.RouteRequirement
 	upstream *upstream
+	maxBody  int64 // gateway.routes[].max_body_bytes, or 0 for the gateway's (limits.go)
+	fold     bool  // case_insensitive: matched on, and forwarded as, the lower-cased path (pathcase.go)
 }
 
 // buildRoutes compiles cfg.Gateway.Routes (and /oidc when the embedded provider is used)
@@ -67,37 +69,32 @@ func (g *Gateway) buildRoutes(o Options) error {
 		if err != nil {
 			return fmt.Errorf("gateway: gateway.routes[%d]: %w", i, err)
 		}
-		req := g.cfg.RouteRequirement(i)
-		g.routes = append(g.routes, &route{name: req.Name, pattern: p, auth: r.Auth != "none", req: req, upstream: u})
+		name := config.RouteName(i)
+		g.routes = append(g.routes, &route{name: name, pattern: p, auth: r.Auth != "none", upstream: u,
+			maxBody: g.cfg.RouteMaxBodyBytes(i), fold: r.CaseInsensitive})
 	}
 	return nil
 }
 
 // match returns the route for the canonical path p: /oidc first, then the first configured
-// route that matches, or nil.
+// route that matches (case-insensitive routes on the lower-cased path), or nil.
 func (g *Gateway) match(p string) *route {
-	if g.oidc != nil && g.oidc.pattern.Match(p) {
-		return g.oidc
-	}
-	for _, rt := range g.routes {
-		if rt.pattern.Match(p) {
-			return rt
-		}
-	}
-	return nil
+	rt, _ := g.matchPath(p)
+	return rt
 }
 
 // routeRequest picks the route, or answers 404.
 func (g *Gateway) routeRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt := g.match(r.URL.Path)
-		if rt == nil {
-			proxy.WriteError(w, r, http.StatusNotFound, proxy.CodeNotFound, "no route for this path")
+		rt, ok := g.resolve(w, r)
+		if !ok {
 			return
 		}
+		pattern := rt.pattern.String()
 		if info := infoFrom(r.Context()); info != nil {
-			info.route = rt.pattern.String()
+			info.route = pattern
 		}
+		tracing.SetRoute(r.Context(), r.Method, pattern)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)))
 	})
 }

@@ -1,11 +1,13 @@
 package identity
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -18,10 +20,11 @@ import (
 
 const (
 	rootCertFile  = "root.pem"
-	rootKeyFile   = "root.key"
 	interCertFile = "intermediate.pem"
-	interKeyFile  = "intermediate.key"
 
+	// The keys as versions before the key manager sealed them (keystore.go migrates them).
+	rootKeyFile     = "root.key"
+	interKeyFile    = "intermediate.key"
 	purposeRootKey  = "ca/root.key"
 	purposeInterKey = "ca/intermediate.key"
 
@@ -37,7 +40,8 @@ const (
 type CA struct {
 	td  spiffeid.TrustDomain
 	dir string
-	mk  *keys.MasterKey
+	mk  *keys.MasterKey // opens key files of earlier versions, to migrate them
+	km  KeyManager      // wraps the keys
 	now func() time.Time
 
 	root *x509.Certificate
@@ -48,12 +52,18 @@ type CA struct {
 }
 
 // LoadOrCreateCA loads the CA from dir, or creates it when dir holds no root certificate.
-// On load it checks that each key opens with mk and matches its certificate, that the root
+// The keys are wrapped by km; key files sealed with mk by earlier versions are migrated.
+// On load it checks that each key opens and matches its certificate, that the root
 // is a CA for td and still valid, and that the intermediate is signed by the root; it renews
-// the intermediate when less than a third of its life remains. now may be nil (time.Now).
-func LoadOrCreateCA(dir string, mk *keys.MasterKey, td spiffeid.TrustDomain, now func() time.Time) (ca *CA, created bool, err error) {
+// the intermediate when less than a third of its life remains, and reissues it from the root
+// when its certificate or key is missing or they do not match (an interrupted renewal).
+// now may be nil (time.Now).
+func LoadOrCreateCA(ctx context.Context, dir string, mk *keys.MasterKey, km KeyManager, td spiffeid.TrustDomain, now func() time.Time) (ca *CA, created bool, err error) {
 	if mk == nil {
 		return nil, false, errors.New("ca: no master key")
+	}
+	if km == nil {
+		return nil, false, errors.New("ca: no key manager")
 	}
 	if td.IsZero() {
 		return nil, false, errors.New("ca: no trust domain")
@@ -64,21 +74,38 @@ func LoadOrCreateCA(dir string, mk *keys.MasterKey, td spiffeid.TrustDomain, now
 	if err := keys.SecretDir(dir); err != nil {
 		return nil, false, fmt.Errorf("ca: %w", err)
 	}
-	ca = &CA{td: td, dir: dir, mk: mk, now: now}
+	ca = &CA{td: td, dir: dir, mk: mk, km: km, now: now}
 	root, err := readCert(ca.path(rootCertFile))
 	switch {
 	case errNotExist(err):
-		if err := ca.create(); err != nil {
+		if err := ca.create(ctx); err != nil {
 			return nil, false, fmt.Errorf("ca: create: %w", err)
 		}
 		return ca, true, nil
 	case err != nil:
 		return nil, false, fmt.Errorf("ca: %w", err)
 	}
-	if err := ca.load(root); err != nil {
+	if err := ca.load(ctx, root); err != nil {
 		return nil, false, fmt.Errorf("ca: %w", err)
 	}
 	return ca, false, nil
+}
+
+// RootExpiryWarning is how long before the root expires Bulwark starts warning about it.
+const RootExpiryWarning = 30 * 24 * time.Hour
+
+// RootNotAfter returns when the root, and with it the CA, expires.
+func (ca *CA) RootNotAfter() time.Time { return ca.root.NotAfter }
+
+// warnRootExpiry logs a warning when the root has less than RootExpiryWarning left.
+func (ca *CA) warnRootExpiry(log *slog.Logger) {
+	left := ca.root.NotAfter.Sub(ca.now())
+	if left >= RootExpiryWarning {
+		return
+	}
+	log.Warn("workload CA root expires soon and is not rotated automatically",
+		"not_after", ca.root.NotAfter.UTC().Format(time.RFC3339), "days_left", int(left.Hours()/24),
+		"action", "stop Bulwark, move "+ca.dir+" aside and start it again: a new root is created and every workload gets the new bundle")
 }
 
 // TrustDomain returns the trust domain the CA issues for.
@@ -97,7 +124,7 @@ func (ca *CA) path(name string) string { return filepath.Join(ca.dir, name) }
 
 // create makes a new root and intermediate. root.pem is written last: its presence marks
 // a complete CA, so a crash half-way leads to a fresh start rather than a broken load.
-func (ca *CA) create() error {
+func (ca *CA) create(ctx context.Context) error {
 	now := ca.now()
 	key, err := newKey()
 	if err != nil {
@@ -108,17 +135,17 @@ func (ca *CA) create() error {
 	if err != nil {
 		return fmt.Errorf("root: %w", err)
 	}
-	if err := writeSealedKey(ca.path(rootKeyFile), ca.mk, key, purposeRootKey); err != nil {
+	if err := rootKeySlot.write(ctx, ca.dir, ca.km, key); err != nil {
 		return err
 	}
 	ca.root = root
-	if err := ca.issueIntermediate(now, key); err != nil {
+	if err := ca.issueIntermediate(ctx, now, key); err != nil {
 		return err
 	}
 	return writeCert(ca.path(rootCertFile), root)
 }
 
-func (ca *CA) load(root *x509.Certificate) error {
+func (ca *CA) load(ctx context.Context, root *x509.Certificate) error {
 	now := ca.now()
 	want := ca.td.ID().String()
 	switch {
@@ -130,14 +157,14 @@ func (ca *CA) load(root *x509.Certificate) error {
 		return fmt.Errorf("%s: root expired at %s; move %s aside to create a new CA (every workload will get the new bundle)",
 			ca.path(rootCertFile), root.NotAfter.UTC().Format(time.RFC3339), ca.dir)
 	}
-	if _, err := readSealedKey(ca.path(rootKeyFile), ca.mk, purposeRootKey, root); err != nil {
+	if _, err := rootKeySlot.read(ctx, ca.dir, ca.mk, ca.km, root); err != nil {
 		return err
 	}
 	ca.root = root
 
 	inter, err := readCert(ca.path(interCertFile))
 	if errNotExist(err) {
-		return ca.renewIntermediate(now)
+		return ca.renewIntermediate(ctx, now)
 	}
 	if err != nil {
 		return err
@@ -145,13 +172,19 @@ func (ca *CA) load(root *x509.Certificate) error {
 	if err := inter.CheckSignatureFrom(root); err != nil || !inter.IsCA {
 		return fmt.Errorf("%s: not a CA certificate signed by %s", ca.path(interCertFile), ca.path(rootCertFile))
 	}
-	interKey, err := readSealedKey(ca.path(interKeyFile), ca.mk, purposeInterKey, inter)
-	if err != nil {
+	interKey, err := interKeySlot.read(ctx, ca.dir, ca.mk, ca.km, inter)
+	switch {
+	case lostPair(err):
+		// A crash between the two writes of a renewal, or two processes renewing at once,
+		// leaves the key of one intermediate beside the certificate of another. The root is
+		// the trust anchor: issue a fresh intermediate from it.
+		return ca.renewIntermediate(ctx, now)
+	case err != nil:
 		return err
 	}
 	ca.inter, ca.interKey = inter, interKey
 	if dueForRenewal(inter, now) {
-		return ca.renewIntermediate(now)
+		return ca.renewIntermediate(ctx, now)
 	}
 	return nil
 }
@@ -162,25 +195,26 @@ func (ca *CA) signer(now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
 	if dueForRenewal(ca.inter, now) {
-		if err := ca.renewIntermediateLocked(now); err != nil {
+		// Issuing has no context of its own; the key manager's lock wait is short.
+		if err := ca.renewIntermediateLocked(context.Background(), now); err != nil {
 			return nil, nil, err
 		}
 	}
 	return ca.inter, ca.interKey, nil
 }
 
-func (ca *CA) renewIntermediate(now time.Time) error {
+func (ca *CA) renewIntermediate(ctx context.Context, now time.Time) error {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	return ca.renewIntermediateLocked(now)
+	return ca.renewIntermediateLocked(ctx, now)
 }
 
-func (ca *CA) renewIntermediateLocked(now time.Time) error {
-	rootKey, err := readSealedKey(ca.path(rootKeyFile), ca.mk, purposeRootKey, ca.root)
+func (ca *CA) renewIntermediateLocked(ctx context.Context, now time.Time) error {
+	rootKey, err := rootKeySlot.read(ctx, ca.dir, ca.mk, ca.km, ca.root)
 	if err != nil {
 		return fmt.Errorf("renew intermediate: %w", err)
 	}
-	if err := ca.issueIntermediate(now, rootKey); err != nil {
+	if err := ca.issueIntermediate(ctx, now, rootKey); err != nil {
 		return fmt.Errorf("renew intermediate: %w", err)
 	}
 	return nil
@@ -188,7 +222,7 @@ func (ca *CA) renewIntermediateLocked(now time.Time) error {
 
 // issueIntermediate signs a new intermediate with rootKey, writes it and makes it current.
 // Callers hold mu, or own ca exclusively.
-func (ca *CA) issueIntermediate(now time.Time, rootKey *ecdsa.PrivateKey) error {
+func (ca *CA) issueIntermediate(ctx context.Context, now time.Time, rootKey *ecdsa.PrivateKey) error {
 	if !now.Before(ca.root.NotAfter) {
 		return fmt.Errorf("root expired at %s", ca.root.NotAfter.UTC().Format(time.RFC3339))
 	}
@@ -205,7 +239,7 @@ func (ca *CA) issueIntermediate(now time.Time, rootKey *ecdsa.PrivateKey) error 
 	if err != nil {
 		return fmt.Errorf("intermediate: %w", err)
 	}
-	if err := writeSealedKey(ca.path(interKeyFile), ca.mk, key, purposeInterKey); err != nil {
+	if err := interKeySlot.write(ctx, ca.dir, ca.km, key); err != nil {
 		return err
 	}
 	if err := writeCert(ca.path(interCertFile), inter); err != nil {

@@ -1,9 +1,11 @@
 package identity
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
@@ -19,7 +22,7 @@ func TestLoadOrCreateCAFiles(t *testing.T) {
 	if got := fileMode(t, dir); got != 0o700 {
 		t.Errorf("dir mode = %04o, want 0700", got)
 	}
-	for _, name := range []string{rootKeyFile, interKeyFile} {
+	for _, name := range []string{rootKeySlot.wrapped, interKeySlot.wrapped} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name)
 			if got := fileMode(t, path); got != 0o600 {
@@ -63,7 +66,7 @@ func TestLoadOrCreateCAReload(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			now := t0.Add(tc.after)
-			got, created, err := LoadOrCreateCA(dir, mk, testTD, func() time.Time { return now })
+			got, created, err := loadTestCA(t, dir, mk, testTD, func() time.Time { return now })
 			if err != nil {
 				t.Fatalf("LoadOrCreateCA: %v", err)
 			}
@@ -88,56 +91,60 @@ func TestLoadOrCreateCAReload(t *testing.T) {
 }
 
 func TestLoadOrCreateCAErrors(t *testing.T) {
-	replaceInterKey := func(purpose string) func(*testing.T, string, *keys.MasterKey) (*keys.MasterKey, spiffeid.TrustDomain) {
-		return func(t *testing.T, dir string, mk *keys.MasterKey) (*keys.MasterKey, spiffeid.TrustDomain) {
-			k, err := newKey()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := writeSealedKey(filepath.Join(dir, interKeyFile), mk, k, purpose); err != nil {
-				t.Fatal(err)
-			}
-			return mk, testTD
-		}
-	}
 	tests := []struct {
 		name        string
-		mutate      func(t *testing.T, dir string, mk *keys.MasterKey) (*keys.MasterKey, spiffeid.TrustDomain)
+		mutate      func(t *testing.T, dir string, mk *keys.MasterKey) (KeyManager, spiffeid.TrustDomain)
 		wantSub     []string
 		wantDecrypt bool
 	}{
 		{
-			name: "wrong master key",
-			mutate: func(t *testing.T, _ string, _ *keys.MasterKey) (*keys.MasterKey, spiffeid.TrustDomain) {
-				return newMasterKey(t), testTD
+			name: "other key manager",
+			mutate: func(t *testing.T, _ string, _ *keys.MasterKey) (KeyManager, spiffeid.TrustDomain) {
+				return openTestKM(t, t.TempDir(), newMasterKey(t)), testTD
 			},
-			wantSub:     []string{rootKeyFile, "master key does not open"},
+			wantSub:     []string{rootKeySlot.wrapped, "key manager does not open"},
 			wantDecrypt: true,
 		},
 		{
 			name: "root for another trust domain",
-			mutate: func(_ *testing.T, _ string, mk *keys.MasterKey) (*keys.MasterKey, spiffeid.TrustDomain) {
-				return mk, spiffeid.RequireTrustDomainFromString("other.test")
+			mutate: func(t *testing.T, dir string, mk *keys.MasterKey) (KeyManager, spiffeid.TrustDomain) {
+				return testKM(t, dir, mk), spiffeid.RequireTrustDomainFromString("other.test")
 			},
 			wantSub: []string{rootCertFile, "other.test"},
 		},
 		{
-			name:    "intermediate key does not match its certificate",
-			mutate:  replaceInterKey(purposeInterKey),
-			wantSub: []string{interKeyFile, "does not match"},
+			name: "root key moved over the intermediate key",
+			mutate: func(t *testing.T, dir string, mk *keys.MasterKey) (KeyManager, spiffeid.TrustDomain) {
+				copyFile(t, filepath.Join(dir, rootKeySlot.wrapped), filepath.Join(dir, interKeySlot.wrapped))
+				return testKM(t, dir, mk), testTD
+			},
+			wantSub:     []string{interKeySlot.wrapped, "key manager does not open"},
+			wantDecrypt: true,
 		},
 		{
-			name:        "intermediate key sealed for another purpose",
-			mutate:      replaceInterKey(purposeRootKey),
-			wantSub:     []string{interKeyFile, "master key does not open"},
+			name: "root key missing",
+			mutate: func(t *testing.T, dir string, mk *keys.MasterKey) (KeyManager, spiffeid.TrustDomain) {
+				removeFile(t, filepath.Join(dir, rootKeySlot.wrapped))
+				return testKM(t, dir, mk), testTD
+			},
+			wantSub: []string{rootKeySlot.wrapped, "file does not exist"},
+		},
+		{
+			name: "root key altered",
+			mutate: func(t *testing.T, dir string, mk *keys.MasterKey) (KeyManager, spiffeid.TrustDomain) {
+				flipLastByte(t, filepath.Join(dir, rootKeySlot.wrapped))
+				return testKM(t, dir, mk), testTD
+			},
+			wantSub:     []string{rootKeySlot.wrapped, "key manager does not open"},
 			wantDecrypt: true,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, dir, mk := newTestCA(t, nil)
-			useMK, td := tc.mutate(t, dir, mk)
-			_, _, err := LoadOrCreateCA(dir, useMK, td, nil)
+			km, td := tc.mutate(t, dir, mk)
+			before := snapshotDir(t, dir)
+			_, _, err := LoadOrCreateCA(context.Background(), dir, mk, km, td, nil)
 			if err == nil {
 				t.Fatalf("LoadOrCreateCA = nil error, want one containing %q", tc.wantSub)
 			}
@@ -146,8 +153,11 @@ func TestLoadOrCreateCAErrors(t *testing.T) {
 					t.Errorf("error = %q, want it to contain %q", err, s)
 				}
 			}
-			if got := errors.Is(err, keys.ErrDecrypt); got != tc.wantDecrypt {
-				t.Errorf("errors.Is(err, keys.ErrDecrypt) = %v, want %v (err: %v)", got, tc.wantDecrypt, err)
+			if got := errors.Is(err, envelope.ErrDecrypt); got != tc.wantDecrypt {
+				t.Errorf("errors.Is(err, envelope.ErrDecrypt) = %v, want %v (err: %v)", got, tc.wantDecrypt, err)
+			}
+			if after := snapshotDir(t, dir); !maps.Equal(before, after) {
+				t.Errorf("a refused load changed the CA dir: before %v, after %v", keysOf(before), keysOf(after))
 			}
 		})
 	}
@@ -155,17 +165,20 @@ func TestLoadOrCreateCAErrors(t *testing.T) {
 
 func TestLoadOrCreateCAArgs(t *testing.T) {
 	mk := newMasterKey(t)
+	km := openTestKM(t, t.TempDir(), mk)
 	tests := []struct {
 		name string
 		mk   *keys.MasterKey
+		km   KeyManager
 		td   spiffeid.TrustDomain
 	}{
-		{"no master key", nil, testTD},
-		{"no trust domain", mk, spiffeid.TrustDomain{}},
+		{"no master key", nil, km, testTD},
+		{"no key manager", mk, nil, testTD},
+		{"no trust domain", mk, km, spiffeid.TrustDomain{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, _, err := LoadOrCreateCA(filepath.Join(t.TempDir(), "ca"), tc.mk, tc.td, nil); err == nil {
+			if _, _, err := LoadOrCreateCA(context.Background(), filepath.Join(t.TempDir(), "ca"), tc.mk, tc.km, tc.td, nil); err == nil {
 				t.Errorf("LoadOrCreateCA = nil error, want an error")
 			}
 		})
@@ -211,7 +224,7 @@ func TestLoadOrCreateCARootExpired(t *testing.T) {
 	t0 := time.Now()
 	_, dir, mk := newTestCA(t, func() time.Time { return t0 })
 	later := t0.Add(rootTTL + time.Hour)
-	_, _, err := LoadOrCreateCA(dir, mk, testTD, func() time.Time { return later })
+	_, _, err := loadTestCA(t, dir, mk, testTD, func() time.Time { return later })
 	if err == nil || !strings.Contains(err.Error(), "root expired") {
 		t.Errorf("LoadOrCreateCA after the root expired = %v, want a \"root expired\" error", err)
 	}

@@ -37,8 +37,9 @@ const (
 // can never pass as an SVID, nor an SVID as it.
 //
 // The server certificate lasts 90 days and is reissued when it has expired, has less than a
-// third of its life left, does not match the hosts, or was not signed by the current edge CA;
-// the edge CA is renewed on the same one-third rule. Keys are sealed with mk. It returns the
+// third of its life left, does not match the hosts, was not signed by the current edge CA,
+// or its key is missing or not its own (an interrupted write); the edge CA is renewed on the
+// same one-third rule, and remade when its key is missing or not its own. Keys are sealed with mk. It returns the
 // certificate and the path of <dir>/ca.pem, the PEM bundle that verifies it.
 func LoadOrCreateEdgeCert(dir string, mk *keys.MasterKey, hosts []string, now func() time.Time) (cert *tls.Certificate, caBundlePath string, err error) {
 	if mk == nil {
@@ -84,10 +85,11 @@ func loadOrCreateEdgeCA(dir string, mk *keys.MasterKey, now time.Time) (*x509.Ce
 		return nil, nil, fmt.Errorf("%s: not a self-signed CA certificate", certPath)
 	default:
 		key, err := readSealedKey(keyPath, mk, purposeEdgeCAKey, ca)
-		if err != nil {
+		switch {
+		case lostPair(err): // an interrupted write: the CA cannot sign anything, make a new one
+		case err != nil:
 			return nil, nil, err
-		}
-		if !dueForRenewal(ca, now) {
+		case !dueForRenewal(ca, now):
 			return ca, key, nil
 		}
 	}
@@ -130,7 +132,10 @@ func loadEdgeServer(dir string, mk *keys.MasterKey, ca *x509.Certificate, dnsNam
 		return nil, nil, nil
 	}
 	key, err := readSealedKey(filepath.Join(dir, edgeServerKeyFile), mk, purposeEdgeServerKey, cert)
-	if err != nil {
+	switch {
+	case lostPair(err): // an interrupted write: reissue
+		return nil, nil, nil
+	case err != nil:
 		return nil, nil, err
 	}
 	return cert, key, nil

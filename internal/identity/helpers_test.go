@@ -32,7 +32,7 @@ func newTestCA(t *testing.T, now func() time.Time) (*CA, string, *keys.MasterKey
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "ca")
 	mk := newMasterKey(t)
-	ca, created, err := LoadOrCreateCA(dir, mk, testTD, now)
+	ca, created, err := loadTestCA(t, dir, mk, testTD, now)
 	if err != nil {
 		t.Fatalf("LoadOrCreateCA: %v", err)
 	}

@@ -118,18 +118,7 @@ func readSealedKey(path string, mk *keys.MasterKey, purpose string, cert *x509.C
 	if err != nil {
 		return nil, fmt.Errorf("%s: the master key does not open this file (wrong master key, or the file was altered or moved): %w", path, err)
 	}
-	parsed, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("%s: parse key: %w", path, err)
-	}
-	key, ok := parsed.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s: key is %T, want ECDSA", path, parsed)
-	}
-	if !key.PublicKey.Equal(cert.PublicKey) {
-		return nil, fmt.Errorf("%s: key does not match its certificate", path)
-	}
-	return key, nil
+	return parseKey(path, der, cert)
 }
 
 // dueForRenewal reports whether c has expired, is not yet valid, or has less than a third of
@@ -138,6 +127,15 @@ func dueForRenewal(c *x509.Certificate, now time.Time) bool {
 	life := c.NotAfter.Sub(c.NotBefore)
 	return now.Before(c.NotBefore) || c.NotAfter.Sub(now) < life/3
 }
+
+// errKeyMismatch says a key file holds a valid key that is not its certificate's: what a
+// crash between writing a key and its certificate, or two processes renewing at once, leaves.
+var errKeyMismatch = errors.New("key does not match its certificate")
+
+// lostPair reports whether err from readSealedKey means the key is missing or belongs to
+// another certificate, so the pair should be reissued by its issuer. A key that does not
+// open (wrong master key, tampering) is not a lost pair.
+func lostPair(err error) bool { return errNotExist(err) || errors.Is(err, errKeyMismatch) }
 
 // errNotExist reports whether err says a file is missing.
 func errNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

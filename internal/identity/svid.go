@@ -63,7 +63,8 @@ func (ca *CA) IssueSVID(id spiffeid.ID, ttl time.Duration) (*x509svid.SVID, erro
 }
 
 // WriteSVIDFiles writes cert.pem (the chain: leaf, then intermediates), key.pem (PKCS#8)
-// and bundle.pem into dir. Every file is 0600 and dir is 0700; each write is atomic.
+// and bundle.pem into dir. Every file is 0600 and each write is atomic; dir is created 0700
+// when missing, and an existing one is used as it is unless group or others can write to it.
 func WriteSVIDFiles(dir string, svid *x509svid.SVID, bundle *x509bundle.Bundle) error {
 	if svid == nil || bundle == nil {
 		return errors.New("write svid files: nil svid or bundle")

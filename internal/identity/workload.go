@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"net"
-	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/unixsock"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
@@ -28,24 +26,38 @@ const minRefresh = 500 * time.Millisecond
 // each workload gets its own unix socket, reachable only by its owner, and every SVID sent
 // on that socket is for the ID the socket was opened for.
 type WorkloadAPI struct {
-	ca  *CA
-	ttl time.Duration
-	log *slog.Logger
+	ca    *CA
+	ttl   time.Duration
+	log   *slog.Logger
+	audit audit.Recorder // nil: SVIDs are not audited (tests, tools)
 }
 
 // NewWorkloadAPI returns a Workload API that issues SVIDs from ca, each valid for ttl (at
-// least MinWorkloadSVIDTTL; Serve refuses less). log may be nil.
+// least MinWorkloadSVIDTTL; Serve refuses less). log may be nil. It logs a warning when the
+// CA's root has less than RootExpiryWarning left, since root rotation is manual.
 func NewWorkloadAPI(ca *CA, ttl time.Duration, log *slog.Logger) *WorkloadAPI {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if ca != nil {
+		ca.warnRootExpiry(log)
 	}
 	return &WorkloadAPI{ca: ca, ttl: ttl, log: log}
 }
 
 // Serve serves the Workload API for the workload id on a unix socket at socketPath until ctx
-// is done, and returns nil on that clean stop. The parent directory is made 0700, a stale
-// socket left by an earlier run is removed, and the socket is made 0600.
-func (w *WorkloadAPI) Serve(ctx context.Context, socketPath string, id spiffeid.ID) error {
+// is done, and returns nil on that clean stop. The parent directory is created 0700 when
+// missing (an existing one must not be writable by group or others), a stale socket left by
+// an earlier run is removed, and the socket is made 0600.
+//
+// Whoever can open the socket gets the workload's SVID, so give each workload its own
+// directory (Bulwark uses <state>/run/workload/<name>/api.sock) and expose to a workload
+// only its own directory. AllowUIDs adds a check of the caller's UID.
+func (w *WorkloadAPI) Serve(ctx context.Context, socketPath string, id spiffeid.ID, opts ...ServeOption) error {
+	var o serveOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	switch {
 	case w.ca == nil:
 		return errors.New("workload api: no CA")
@@ -58,8 +70,13 @@ func (w *WorkloadAPI) Serve(ctx context.Context, socketPath string, id spiffeid.
 	if err != nil {
 		return fmt.Errorf("workload api: %w", err)
 	}
-	lis, err := listenUnix(path)
+	lis, err := unixsock.Listen(path)
 	if err != nil {
+		return fmt.Errorf("workload api: %w", err)
+	}
+	checked, err := newPeerUIDListener(lis, o.uids, path, w.log)
+	if err != nil {
+		lis.Close()
 		return fmt.Errorf("workload api: %w", err)
 	}
 	srv := grpc.NewServer(
@@ -79,8 +96,9 @@ func (w *WorkloadAPI) Serve(ctx context.Context, socketPath string, id spiffeid.
 	workload.RegisterSpiffeWorkloadAPIServer(srv, &workloadServer{api: w, id: id})
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
-	w.log.Info("workload api serving", "socket", path, "spiffe_id", id.String(), "svid_ttl", w.ttl.String())
+	go func() { errc <- srv.Serve(checked) }()
+	w.log.Info("workload api serving", "socket", path, "spiffe_id", id.String(), "svid_ttl", w.ttl.String(),
+		"allowed_uids", o.uids)
 	select {
 	case <-ctx.Done():
 		// Stop, not GracefulStop: FetchX509SVID streams last as long as their clients.
@@ -90,37 +108,6 @@ func (w *WorkloadAPI) Serve(ctx context.Context, socketPath string, id spiffeid.
 	case err := <-errc:
 		return fmt.Errorf("workload api %s: %w", path, err)
 	}
-}
-
-// listenUnix listens on path with the socket file mode 0600 in a 0700 directory. The
-// directory's mode is what protects the brief moment before the chmod.
-func listenUnix(path string) (net.Listener, error) {
-	if err := keys.SecretDir(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("socket dir: %w", err)
-	}
-	fi, err := os.Lstat(path)
-	switch {
-	case err == nil && fi.Mode().Type() != fs.ModeSocket:
-		return nil, fmt.Errorf("%s exists and is not a socket; refusing to replace it", path)
-	case err == nil:
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale socket: %w", err)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, err
-	}
-	lis, err := net.Listen("unix", path)
-	if err != nil {
-		if len(path) > 104 {
-			return nil, fmt.Errorf("%w (unix socket paths are limited to about 104 bytes; this one has %d)", err, len(path))
-		}
-		return nil, err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		lis.Close()
-		return nil, fmt.Errorf("chmod socket: %w", err)
-	}
-	return lis, nil
 }
 
 // NewX509Source connects to the Workload API socket at socketPath (Bulwark's or a SPIRE

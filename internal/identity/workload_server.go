@@ -34,6 +34,10 @@ func (s *workloadServer) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.
 			s.api.log.Error("workload api: issue svid", "spiffe_id", s.id.String(), "error", err.Error())
 			return status.Error(codes.Unavailable, "could not issue an X.509-SVID")
 		}
+		if err := s.api.recordSVID(ctx, svid); err != nil {
+			s.api.log.Error("workload api: svid not audited; not sent", "spiffe_id", s.id.String(), "error", err.Error())
+			return status.Error(codes.Unavailable, "could not audit the X.509-SVID")
+		}
 		resp, err := s.x509Response(svid)
 		if err != nil {
 			s.api.log.Error("workload api: encode svid", "spiffe_id", s.id.String(), "error", err.Error())

@@ -52,6 +52,11 @@ func LoadMasterKey(path string) (*MasterKey, error) {
 
 // LoadOrCreateMasterKey loads the key at path, or creates it with 32 random bytes (0600 in a
 // 0700 directory) when the file does not exist. created says which happened.
+//
+// An existing key is never replaced: the new key is written to a temp file and hard-linked
+// to path, which fails if path exists. So when two processes start on a fresh state
+// directory, one creates the key and the other loads it, and a key that has already sealed
+// something cannot be lost.
 func LoadOrCreateMasterKey(path string) (k *MasterKey, created bool, err error) {
 	k, err = LoadMasterKey(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
@@ -61,12 +66,28 @@ func LoadOrCreateMasterKey(path string) (k *MasterKey, created bool, err error) 
 	if _, err := rand.Read(b); err != nil {
 		return nil, false, fmt.Errorf("generate master key: %w", err)
 	}
-	if err := WriteSecretFile(path, b); err != nil {
+	tmp, err := writeTemp(path, b)
+	if err != nil {
+		return nil, false, fmt.Errorf("write master key: %w", err)
+	}
+	defer os.Remove(tmp)
+	if testHookBeforeLink != nil {
+		testHookBeforeLink()
+	}
+	switch err := os.Link(tmp, path); {
+	case errors.Is(err, fs.ErrExist):
+		// Another process created it first: use that one.
+		k, err = LoadMasterKey(path)
+		return k, false, err
+	case err != nil:
 		return nil, false, fmt.Errorf("write master key: %w", err)
 	}
 	k, err = newMasterKey(b)
 	return k, true, err
 }
+
+// testHookBeforeLink, when set by a test, runs between writing the temp file and linking it.
+var testHookBeforeLink func()
 
 func newMasterKey(b []byte) (*MasterKey, error) {
 	block, err := aes.NewCipher(b)

@@ -10,7 +10,7 @@
 //	GET       /oidc/authorize                           authorization endpoint (response_type=code only)
 //	GET, POST /oidc/login?id=<request>                  login page (server-rendered form, no script)
 //	POST      /oidc/oauth/token                         token endpoint
-//	POST      /oidc/revoke                              revocation (refresh tokens)
+//	POST      /oidc/revoke                              revocation (refresh and access tokens)
 //	POST      /oidc/oauth/introspect                    introspection (authenticated clients)
 //	GET, POST /oidc/userinfo                            userinfo
 //	GET       /oidc/end_session                         end session (no sessions are kept)
@@ -41,7 +41,11 @@
 // after a restart. Claims: iss (the issuer), sub (user name or client id), aud (the
 // configured audience, default "bulwark"), exp (access_token_ttl, default 15m), iat, nbf,
 // jti, client_id, scope (space-separated) and the roles claim (roles_claim, default
-// "roles", a JSON array). Access tokens cannot be recalled before they expire. ID tokens
+// "roles", a JSON array). The jti is "<128-bit hex>.<client id>", so that a revocation can
+// check the token was issued to the client asking (RFC 7009 section 2.1). Revoking an access
+// token puts its jti on a list kept in <state_dir>/idp/revoked.jsonl until the token has
+// expired everywhere (issue time bound + access_token_ttl + 5m of clock skew), audits it
+// (kind "token"), and wakes the gateways' feeds (package revocation). ID tokens
 // live 5m and also carry the audience next to the client id; a verifier that must tell
 // them apart can require the "scope" claim, which ID tokens never carry.
 //

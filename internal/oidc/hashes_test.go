@@ -104,7 +104,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e.cfg = testConfig()
 			tt.change(e)
-			_, err := New(context.Background(), Options{Config: e.cfg, Issuer: e.issuer, StateDir: e.stateDir, MasterKey: e.mk})
+			_, err := New(context.Background(), Options{Config: e.cfg, Issuer: e.issuer, StateDir: e.stateDir, MasterKey: e.mk, Keys: e.km})
 			if err == nil {
 				t.Fatal("New succeeded, want an error")
 			}

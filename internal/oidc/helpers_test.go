@@ -20,6 +20,7 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
 
 const (
@@ -74,25 +75,30 @@ type env struct {
 	cfg      *config.Config
 	stateDir string
 	mk       *keys.MasterKey
+	km       *envelope.Manager
 	creds    *DevCredentials
 	srv      *httptest.Server
 	hc       *http.Client
 	issuer   string
 	clock    *clock
 	logs     *syncBuffer
+	audit    *auditEvents
 	handler  atomic.Pointer[Provider]
 }
 
 // newEnv starts a provider mounted at /oidc behind a real TLS server on 127.0.0.1.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, cfg: testConfig(), stateDir: t.TempDir(), logs: &syncBuffer{},
+	e := &env{t: t, cfg: testConfig(), stateDir: t.TempDir(), logs: &syncBuffer{}, audit: &auditEvents{},
 		clock: &clock{t: time.Now().Truncate(time.Second)}}
 	mk, _, err := keys.LoadOrCreateMasterKey(filepath.Join(e.stateDir, "master.key"))
 	if err != nil {
 		t.Fatalf("master key: %v", err)
 	}
 	e.mk = mk
+	if e.km, err = envelope.Open(context.Background(), filepath.Join(e.stateDir, "keys"), envelope.FileMaster(mk), envelope.Options{}); err != nil {
+		t.Fatalf("key manager: %v", err)
+	}
 	if _, _, err := EnsureDevCredentials(e.cfg, e.stateDir); err != nil {
 		t.Fatalf("EnsureDevCredentials: %v", err)
 	}
@@ -121,13 +127,17 @@ func newEnv(t *testing.T) *env {
 func (e *env) restart() {
 	e.t.Helper()
 	p, err := New(context.Background(), Options{
-		Config: e.cfg, Issuer: e.issuer, StateDir: e.stateDir, MasterKey: e.mk,
-		Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Now: e.clock.Now,
+		Config: e.cfg, Issuer: e.issuer, StateDir: e.stateDir, MasterKey: e.mk, Keys: e.km,
+		Log: slog.New(slog.NewJSONHandler(e.logs, nil)), Now: e.clock.Now, Audit: e.audit,
 	})
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
 	}
-	e.handler.Store(p)
+	if old := e.handler.Swap(p); old != nil {
+		_ = old.Close()
+	} else {
+		e.t.Cleanup(func() { _ = e.handler.Load().Close() })
+	}
 }
 
 func values(m map[string]string) []string {

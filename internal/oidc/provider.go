@@ -18,8 +18,10 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/revocation"
 )
 
 // Options configure New.
@@ -27,9 +29,11 @@ type Options struct {
 	Config    *config.Config   // users, clients, AccessTokenTTL, Audience, RolesClaim
 	Issuer    string           // public issuer URL, e.g. https://127.0.0.1:8443/oidc
 	StateDir  string           // provider state lives in <StateDir>/idp (0700)
-	MasterKey *keys.MasterKey  // seals the signing key at rest (purpose "idp/signing.key")
+	MasterKey *keys.MasterKey  // opens a legacy signing.key (sealed directly) to migrate it
+	Keys      KeyManager       // wraps the signing key at rest (service "control", purpose "oidc-signing")
 	Log       *slog.Logger     // default: discard
 	Now       func() time.Time // optional; default time.Now
+	Audit     audit.Recorder   // optional: receives token revocation events
 }
 
 // Provider is the embedded OpenID provider. It serves every path under the issuer's path.
@@ -49,9 +53,9 @@ var _ http.Handler = (*Provider)(nil)
 // New loads (or creates) the signing key, reads every user's and client's hash, and builds
 // the provider. A user or confidential client without a usable hash is an error: set
 // password_hash_file / secret_hash_file, or call EnsureDevCredentials first.
-func New(_ context.Context, o Options) (*Provider, error) {
-	if o.Config == nil || o.MasterKey == nil || o.StateDir == "" {
-		return nil, errors.New("oidc provider: config, master key and state dir are required")
+func New(ctx context.Context, o Options) (*Provider, error) {
+	if o.Config == nil || o.MasterKey == nil || o.Keys == nil || o.StateDir == "" {
+		return nil, errors.New("oidc provider: config, master key, key manager and state dir are required")
 	}
 	u, err := url.Parse(o.Issuer)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" ||
@@ -73,7 +77,7 @@ func New(_ context.Context, o Options) (*Provider, error) {
 	if err := keys.SecretDir(dir); err != nil {
 		return nil, fmt.Errorf("oidc provider: state dir: %w", err)
 	}
-	key, err := loadOrCreateSigningKey(dir, o.MasterKey)
+	key, err := loadOrCreateSigningKey(ctx, dir, o.MasterKey, o.Keys)
 	if err != nil {
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}
@@ -97,6 +101,7 @@ func New(_ context.Context, o Options) (*Provider, error) {
 		return nil, fmt.Errorf("oidc provider: login page: %w", err)
 	}
 	p.st = &storage{
+		audit: o.Audit, log: log,
 		now: now, audience: ip.Audience, rolesClaim: ip.RolesClaim, tokenTTL: ip.AccessTokenTTL,
 		key: key, verifier: newVerifier(), dummyUser: dummyUser, dummyClient: dummyClient,
 		users: map[string]*user{}, clients: map[string]*client{},
@@ -115,6 +120,11 @@ func New(_ context.Context, o Options) (*Provider, error) {
 		scopes = append(scopes, cc.Scopes...)
 	}
 	slices.Sort(scopes)
+	revoked, err := revocation.OpenList(filepath.Join(dir, revokedFile), now)
+	if err != nil {
+		return nil, fmt.Errorf("oidc provider: %w", err)
+	}
+	p.st.revoked = revoked
 	cfg := &op.Config{
 		CodeMethodS256:        true,
 		AuthMethodPost:        true,
@@ -125,12 +135,14 @@ func New(_ context.Context, o Options) (*Provider, error) {
 	// The op encrypts opaque tokens and codes with this key; a fresh one per start is
 	// enough because codes live in memory and access tokens are JWTs.
 	if _, err := rand.Read(cfg.CryptoKey[:]); err != nil {
+		_ = revoked.Close()
 		return nil, fmt.Errorf("oidc provider: crypto key: %w", err)
 	}
 	// Static issuer (never from the Host header), strict https, and no CORS: no browser
 	// script of another origin may call these endpoints.
 	p.op, err = op.NewProvider(cfg, p.st, op.StaticIssuer(o.Issuer), op.WithCORSOptions(nil))
 	if err != nil {
+		_ = revoked.Close()
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}
 	p.opHTTP = http.StripPrefix(p.prefix, p.op)
@@ -140,6 +152,12 @@ func New(_ context.Context, o Options) (*Provider, error) {
 func (p *Provider) loginURL(id string) string {
 	return p.issuer + loginPath + "?id=" + url.QueryEscape(id)
 }
+
+// Revocations is the list of revoked access tokens, for the gateways' feed.
+func (p *Provider) Revocations() *revocation.List { return p.st.revoked }
+
+// Close releases the revocation list's file.
+func (p *Provider) Close() error { return p.st.revoked.Close() }
 
 // Issuer returns the issuer URL that tokens carry.
 func (p *Provider) Issuer() string { return p.issuer }

@@ -1,15 +1,14 @@
 package oidc
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -19,6 +18,8 @@ import (
 )
 
 const (
+	// signingKeyFile and signingKeyPurpose are the legacy format, sealed directly with the
+	// master key; read only to migrate it.
 	signingKeyFile    = "signing.key"
 	signingKeyPurpose = "idp/signing.key"
 )
@@ -50,25 +51,14 @@ func (p publicKey) Algorithm() jose.SignatureAlgorithm { return jose.ES256 }
 func (p publicKey) Use() string                        { return "sig" }
 func (p publicKey) Key() any                           { return &p.k.key.PublicKey }
 
-// loadOrCreateSigningKey opens <dir>/signing.key (PKCS#8, sealed with the master key), or
-// generates a P-256 key and writes it sealed, 0600, when there is none.
-func loadOrCreateSigningKey(dir string, mk *keys.MasterKey) (*signingKey, error) {
-	path := filepath.Join(dir, signingKeyFile)
-	der, err := mk.ReadSealedFile(path, signingKeyPurpose)
-	if errors.Is(err, fs.ErrNotExist) {
-		priv, gerr := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if gerr != nil {
-			return nil, fmt.Errorf("generate signing key: %w", gerr)
-		}
-		if der, err = x509.MarshalPKCS8PrivateKey(priv); err != nil {
-			return nil, fmt.Errorf("encode signing key: %w", err)
-		}
-		if err = mk.WriteSealedFile(path, der, signingKeyPurpose); err != nil {
-			return nil, fmt.Errorf("write signing key: %w", err)
-		}
-	}
+// loadOrCreateSigningKey returns the provider's signing key, wrapped at rest by the key
+// manager (signingkey_store.go): loaded, migrated from the legacy master-key-sealed file, or
+// generated on first start.
+func loadOrCreateSigningKey(ctx context.Context, dir string, mk *keys.MasterKey, km KeyManager) (*signingKey, error) {
+	path := filepath.Join(dir, wrappedKeyFile)
+	der, err := loadOrCreateSigningKeyDER(ctx, dir, mk, km)
 	if err != nil {
-		return nil, fmt.Errorf("read signing key: %w", err)
+		return nil, err
 	}
 	defer clear(der)
 	parsed, err := x509.ParsePKCS8PrivateKey(der)

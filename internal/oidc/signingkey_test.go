@@ -14,7 +14,7 @@ import (
 func TestSigningKeyAtRest(t *testing.T) {
 	e := newEnv(t)
 	dir := filepath.Join(e.stateDir, idpDir)
-	path := filepath.Join(dir, signingKeyFile)
+	path := filepath.Join(dir, wrappedKeyFile)
 	for _, tt := range []struct {
 		path string
 		want os.FileMode
@@ -74,6 +74,7 @@ func TestNewRefuses(t *testing.T) {
 		{"http issuer", func(o *Options) { o.Issuer = "http://127.0.0.1:8443/oidc" }},
 		{"issuer with trailing slash", func(o *Options) { o.Issuer += "/" }},
 		{"no master key", func(o *Options) { o.MasterKey = nil }},
+		{"no key manager", func(o *Options) { o.Keys = nil }},
 		{"user without any hash", func(o *Options) {
 			cfg := *o.Config
 			cfg.IdentityProvider.Users = append(cfg.IdentityProvider.Users, testConfig().IdentityProvider.Users[0])
@@ -92,7 +93,7 @@ func TestNewRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := Options{Config: e.cfg, Issuer: e.issuer, StateDir: e.stateDir, MasterKey: e.mk}
+			o := Options{Config: e.cfg, Issuer: e.issuer, StateDir: e.stateDir, MasterKey: e.mk, Keys: e.km}
 			tt.mutate(&o)
 			if _, err := New(context.Background(), o); err == nil {
 				t.Fatal("New succeeded, want an error")

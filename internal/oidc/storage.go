@@ -6,12 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/revocation"
 )
 
 // Lifetimes and limits of the in-memory state.
@@ -44,6 +48,9 @@ type storage struct {
 	users      map[string]*user
 	clients    map[string]*client
 	verifier   *verifier
+	revoked    *revocation.List // access tokens revoked before their exp
+	audit      audit.Recorder   // optional: token revocations
+	log        *slog.Logger
 	// Verified for unknown users and clients, so they cost the same as known ones: each
 	// has the parameters of the most expensive configured hash (see dummyHash).
 	dummyUser, dummyClient string

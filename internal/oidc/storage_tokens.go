@@ -15,9 +15,14 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-func (s *storage) CreateAccessToken(context.Context, op.TokenRequest) (string, time.Time, error) {
-	id, err := randomID()
+// CreateAccessToken issues an access token id (jti) and audits the issuance
+// (issue_audit.go).
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	id, err := accessTokenID(req)
 	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.auditIssued(ctx, req, id); err != nil {
 		return "", time.Time{}, err
 	}
 	return id, s.now().Add(s.tokenTTL), nil
@@ -26,10 +31,11 @@ func (s *storage) CreateAccessToken(context.Context, op.TokenRequest) (string, t
 // CreateAccessAndRefreshTokens issues a refresh token with the access token, rotating
 // currentRefreshToken (which stops working) when one is being redeemed.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
-	accessID, exp, err := s.CreateAccessToken(ctx, req)
+	accessID, err := accessTokenID(req)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
+	exp := s.now().Add(s.tokenTTL)
 	value, err := randomSecret()
 	if err != nil {
 		return "", "", time.Time{}, err
@@ -42,6 +48,15 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		t.userID, t.clientID, t.scopes, t.authTime = r.t.userID, r.t.clientID, r.scopes, r.t.authTime
 	default:
 		return "", "", time.Time{}, oidc.ErrServerError().WithDescription("refresh tokens are issued for sign-ins only")
+	}
+	// Audited before the refresh token is stored or the current one rotated, so that a
+	// failed record changes nothing; a refresh token already redeemed is refused first so
+	// that its replay is not recorded as an issuance.
+	if current != "" && !s.hasRefresh(current) {
+		return "", "", time.Time{}, op.ErrInvalidRefreshToken
+	}
+	if err := s.auditIssued(ctx, req, accessID); err != nil {
+		return "", "", time.Time{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,20 +108,23 @@ func (s *storage) GetRefreshTokenInfo(_ context.Context, clientID, value string)
 	return t.userID, t.id, nil
 }
 
-// RevokeToken revokes refresh tokens. JWT access tokens cannot be recalled: they are
-// short-lived (access_token_ttl); revoking one is accepted and has no effect (RFC 7009 §2.2).
-func (s *storage) RevokeToken(_ context.Context, idOrToken, _, clientID string) *oidc.Error {
+// RevokeToken revokes a refresh token, or a JWT access token by its jti: the jti goes on
+// the revocation list that every gateway follows (see revoke.go).
+func (s *storage) RevokeToken(ctx context.Context, idOrToken, subject, clientID string) *oidc.Error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, k := range []string{idOrToken, hashToken(idOrToken)} {
 		if t, ok := s.refresh[k]; ok {
 			if t.clientID != clientID {
+				s.mu.Unlock()
 				return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
 			}
 			delete(s.refresh, k)
+			s.mu.Unlock()
+			return nil
 		}
 	}
-	return nil
+	s.mu.Unlock()
+	return s.revokeAccessToken(ctx, idOrToken, subject, clientID)
 }
 
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
@@ -158,7 +176,10 @@ func (s *storage) SetUserinfoFromScopes(_ context.Context, info *oidc.UserInfo, 
 	return nil
 }
 
-func (s *storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, _, subject, _ string) error {
+func (s *storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
+	if s.isRevoked(tokenID) {
+		return fmt.Errorf("userinfo: %w", errRevoked)
+	}
 	if _, ok := s.users[subject]; !ok {
 		return fmt.Errorf("userinfo: %w", errNotFound)
 	}
@@ -166,7 +187,10 @@ func (s *storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, _
 	return nil
 }
 
-func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.IntrospectionResponse, _, subject, clientID string) error {
+func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	if s.isRevoked(tokenID) {
+		return fmt.Errorf("introspection: %w", errRevoked)
+	}
 	_, isUser := s.users[subject]
 	_, isClient := s.clients[subject]
 	if !isUser && !isClient {

@@ -1,5 +1,4 @@
-// Package policy decides who may do what, deny by default. This first version evaluates the
-// allow rules of bulwark.yaml: mesh rules (caller SPIFFE ID, method, path) for sidecars and
-// route requirements (roles, scopes) for the gateway. Every decision names the rule that made
-// it, so audit events can say why.
+// Package policy holds the path patterns of bulwark.yaml (Pattern: exact segments, "*" for
+// one segment, a final "**" for any number) and route naming. Decisions are made by its
+// subpackage authz, the Cedar engine shared by the gateway and the sidecars.
 package policy

@@ -69,13 +69,17 @@ func (s *startWriter) Flush() {
 func (s *startWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Canonical refuses, with 400, any request whose path could be read two ways
-// (CanonicalPath), so routing, policy and the app all see the same path.
+// (CanonicalPath), so routing, policy and the app all see the same path. It also drops the
+// client's escaping (URL.RawPath): the request is forwarded as the standard escaping of
+// the decoded path that was decided on, so "%41" reaches the app as "A", not as a second
+// spelling of it.
 func Canonical(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := CanonicalPath(r); err != nil {
 			WriteError(w, r, http.StatusBadRequest, CodeBadRequest, ErrNonCanonicalPath.Error())
 			return
 		}
+		r.URL.RawPath = ""
 		next.ServeHTTP(w, r)
 	})
 }

@@ -3,10 +3,12 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // requestFromWire parses target as the request-target of a real HTTP/1.1 request, the way
@@ -28,7 +30,7 @@ var canonicalPathTests = []struct {
 	want   string
 }{
 	{"simple", "/a/b", "/a/b"},
-	{"trailing slash", "/a/b/", "/a/b/"},
+	{"trailing slash", "/a/b/", ""},
 	{"root", "/", "/"},
 	{"query is not the path", "/a/b?next=../../admin", "/a/b"},
 	{"dots inside a segment", "/a/..b/c..", "/a/..b/c.."},
@@ -66,6 +68,11 @@ var canonicalPathTests = []struct {
 	{"double-encoded backslash", "/a%255Cb", ""},
 	{"double-encoded dot-dot", "/a/%252e%252e/b", ""},
 	{"asterisk form", "*", ""},
+	{"encoded UTF-8", "/a/%C3%A9", "/a/\u00e9"},
+	{"invalid UTF-8", "/a/%ff", ""},
+	{"overlong UTF-8 slash", "/a%c0%afb", ""},
+	{"lone continuation byte", "/a/%80", ""},
+	{"UTF-16 surrogate", "/a/%ed%a0%80", ""},
 }
 
 func TestCanonicalPath(t *testing.T) {
@@ -155,18 +162,17 @@ func FuzzCanonicalPath(f *testing.F) {
 			if p != r.URL.Path {
 				t.Fatalf("accepted %q but URL.Path is %q", p, r.URL.Path)
 			}
-			clean := path.Clean(p)
-			if strings.HasSuffix(p, "/") && clean != "/" {
-				clean += "/"
-			}
-			if clean != p {
-				t.Fatalf("accepted %q, whose clean form is %q", p, clean)
+			if clean := path.Clean(p); clean != p {
+				t.Fatalf("accepted %q, whose clean form is %q", p, path.Clean(p))
 			}
 			lower := strings.ToLower(p)
 			for _, bad := range []string{"%2f", "%5c", "%2e", "%00", `\`} {
 				if strings.Contains(lower, bad) {
 					t.Fatalf("accepted %q, which contains %q", p, bad)
 				}
+			}
+			if !utf8.ValidString(p) {
+				t.Fatalf("accepted %q, which is not valid UTF-8", p)
 			}
 			for i := 0; i < len(p); i++ {
 				if p[i] < 0x20 || p[i] == 0x7f {
@@ -175,4 +181,29 @@ func FuzzCanonicalPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCanonicalForwardsOneSpelling checks that an accepted request goes on with the
+// standard escaping of its decoded path, not with the client's spelling of it.
+func TestCanonicalForwardsOneSpelling(t *testing.T) {
+	tests := []struct{ target, wantEscaped string }{
+		{"/api/accounts/%41-1001", "/api/accounts/A-1001"},
+		{"/a/b%20c", "/a/b%20c"},
+		{"/a/%C3%a9", "/a/%C3%A9"},
+		{"/a/100%25", "/a/100%25"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			var got string
+			h := Canonical(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r.URL.EscapedPath() }))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, requestFromWire(t, tt.target))
+			if w.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200", w.Code)
+			}
+			if got != tt.wantEscaped {
+				t.Errorf("escaped path passed on: got %q, want %q", got, tt.wantEscaped)
+			}
+		})
+	}
 }

@@ -44,7 +44,8 @@ func NewMTLSTransport(svid x509svid.Source, bundle x509bundle.Source, peer Peer)
 
 // NewReverseProxy returns a reverse proxy to peer over mTLS. rewrite, when not nil, runs
 // after hop-by-hop headers are removed, so identity headers it sets cannot be dropped by a
-// client's Connection header. Transport errors become a JSON 502 and are logged with the
+// client's Connection header. The response's X-Request-Id is this hop's own (see
+// DropRequestID). Transport errors become a JSON 502 and are logged with the
 // request id; the response never carries the internal cause.
 func NewReverseProxy(log *slog.Logger, transport http.RoundTripper, peer Peer, rewrite func(*httputil.ProxyRequest)) *httputil.ReverseProxy {
 	target := &url.URL{Scheme: "https", Host: peer.Addr}
@@ -56,7 +57,8 @@ func NewReverseProxy(log *slog.Logger, transport http.RoundTripper, peer Peer, r
 				rewrite(pr)
 			}
 		},
-		Transport: transport,
+		Transport:      transport,
+		ModifyResponse: DropRequestID,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status, code, msg := http.StatusBadGateway, CodeBadGateway, "upstream unavailable"
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -66,4 +68,12 @@ func NewReverseProxy(log *slog.Logger, transport http.RoundTripper, peer Peer, r
 			WriteError(w, r, status, code, msg)
 		},
 	}
+}
+
+// DropRequestID removes the X-Request-Id of a response from the next hop: the RequestID
+// middleware already set this hop's one, and a reverse proxy would otherwise add a second
+// (or, from an upstream that chose its own, a conflicting one).
+func DropRequestID(res *http.Response) error {
+	res.Header.Del(HeaderRequestID)
+	return nil
 }

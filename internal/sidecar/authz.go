@@ -5,23 +5,35 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"github.com/bulwark-security/bulwark/internal/audit"
-	"github.com/bulwark-security/bulwark/internal/policy"
+	"github.com/bulwark-security/bulwark/internal/metrics"
+	"github.com/bulwark-security/bulwark/internal/policy/authz"
 	"github.com/bulwark-security/bulwark/internal/proxy"
+	"github.com/bulwark-security/bulwark/internal/tracing"
 )
 
 // inbound holds what the inbound middleware needs to decide and record.
 type inbound struct {
 	component string // "sidecar/<service>", the audit component
-	mesh      *policy.Mesh
+	service   string
 	gateway   spiffeid.ID // only this caller may assert an end user
 	audit     audit.Recorder
-	failOpen  bool
 	log       *slog.Logger
+	tracer    *tracing.Tracer   // nil: tracing off
+	metrics   *metrics.Registry // nil: no metrics
+	// state is what a reload replaces; each request loads it once.
+	state atomic.Pointer[inboundState]
+}
+
+// inboundState is the reloadable part of inbound.
+type inboundState struct {
+	engine   *authz.Engine
+	failOpen bool
 }
 
 // caller is who called, as established by the handshake and, for the gateway, the token it
@@ -56,8 +68,11 @@ func peerID(r *http.Request) (spiffeid.ID, error) {
 	return x509svid.IDFromCert(r.TLS.PeerCertificates[0])
 }
 
-// authorize decides every request with the service's allow rules and records the decision.
-// Nothing reaches next unless the decision is allow and was recorded (or fail-open is set).
+// authorize decides every request with the Cedar engine (DecideWorkload: the caller's SPIFFE
+// ID, plus the end user the gateway asserted when, and only when, the caller is the
+// gateway) and records the decision with the deciding policies' ids. Deny by default.
+// Nothing reaches next unless the decision is allow and was recorded (or fail-open is set);
+// a request that only dry-run policies would deny goes through, audited as would_deny.
 func (in *inbound) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := peerID(r)
@@ -75,39 +90,47 @@ func (in *inbound) authorize(next http.Handler) http.Handler {
 			c.ForwardedFor = r.Header.Get("X-Forwarded-For")
 			c.ForwardedProto = r.Header.Get("X-Forwarded-Proto")
 		}
-		d := in.mesh.Decide(id, r.Method, r.URL.Path)
-		if !in.record(r, c, d) {
+		st := in.state.Load()
+		v := st.engine.DecideWorkload(workloadRequest(in.service, r, c))
+		if !in.record(r, c, v, st.failOpen) {
 			proxy.WriteError(w, r, http.StatusServiceUnavailable, proxy.CodeUnavailable, "the decision could not be audited; try again later")
 			return
 		}
-		if !d.Allow {
-			proxy.WriteError(w, r, http.StatusForbidden, proxy.CodeForbidden, d.Reason)
+		if !v.Allow {
+			proxy.WriteError(w, r, http.StatusForbidden, proxy.CodeForbidden, "forbidden by policy")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
 	})
 }
 
-// record writes the audit event for d and reports whether the request may go on: false when
-// the event was lost and the operator did not opt into failing open.
-func (in *inbound) record(r *http.Request, c caller, d policy.Decision) bool {
+// record writes the audit event for v and reports whether the request may go on: false when
+// the event was lost and the operator did not opt into failing open. The public 403 says
+// only "forbidden by policy": the reason and the policy ids are here.
+func (in *inbound) record(r *http.Request, c caller, v authz.Verdict, failOpen bool) bool {
 	outcome := audit.Deny
-	if d.Allow {
+	if v.Allow {
 		outcome = audit.Allow
 	}
 	ev := audit.Event{
 		Kind:      audit.KindAuthz,
 		Component: in.component,
 		Outcome:   outcome,
-		Reason:    d.Reason,
-		Rule:      d.Rule,
+		Reason:    v.Reason,
+		Rule:      allowRule(v),
+		Policies:  v.Policies,
 		RequestID: proxy.RequestIDFrom(r.Context()),
+		TraceID:   tracing.TraceID(r.Context()),
 		Source:    proxy.SourceIP(r.RemoteAddr),
 		Caller:    c.ID.String(),
 		User:      c.User,
 		Method:    r.Method,
 		Path:      r.URL.Path,
 	}
+	if v.Allow {
+		ev.WouldDeny, ev.DryRun = v.WouldDeny, v.DryRun
+	}
+	in.logVerdict(r, v)
 	// A peer that hangs up must not cancel the record of the decision made about it.
 	err := in.audit.Record(context.WithoutCancel(r.Context()), ev)
 	if err == nil {
@@ -115,6 +138,6 @@ func (in *inbound) record(r *http.Request, c caller, d policy.Decision) bool {
 	}
 	in.log.ErrorContext(r.Context(), "audit record failed",
 		slog.String("request_id", ev.RequestID), slog.String("outcome", outcome),
-		slog.Bool("fail_open", in.failOpen), slog.String("error", err.Error()))
-	return in.failOpen
+		slog.Bool("fail_open", failOpen), slog.String("error", err.Error()))
+	return failOpen
 }

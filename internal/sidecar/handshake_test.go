@@ -94,7 +94,7 @@ func TestNonCanonicalPaths(t *testing.T) {
 		{"encoded backslash", "accounts", "GET /balances/7%5c HTTP/1.1", 400, "bad_request"},
 		{"encoded NUL", "accounts", "GET /balances/7%00 HTTP/1.1", 400, "bad_request"},
 		{"other case is another path", "payments", "POST /Entries HTTP/1.1", 403, "forbidden"},
-		{"trailing slash is another path", "payments", "POST /entries/ HTTP/1.1", 403, "forbidden"},
+		{"trailing slash is refused", "payments", "POST /entries/ HTTP/1.1", 400, "bad_request"},
 		{"absolute form with a dot-dot", "accounts", "GET https://ledger/balances/../entries HTTP/1.1", 400, "bad_request"},
 	}
 	for _, tt := range tests {

@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/bulwark-security/bulwark/internal/config"
+	"github.com/bulwark-security/bulwark/internal/metrics"
 	"github.com/bulwark-security/bulwark/internal/proxy"
+	"github.com/bulwark-security/bulwark/internal/tracing"
 )
 
 // peer is one target service's sidecar: a reverse proxy over a transport that presents this
@@ -20,22 +22,28 @@ type peer struct {
 func newPeer(o Options, name, addr string) *peer {
 	p := proxy.Peer{ID: o.Config.WorkloadID(name), Addr: addr}
 	t := proxy.NewMTLSTransport(o.SVID, o.Bundle, p)
-	rp := proxy.NewReverseProxy(o.Log, t, p, func(pr *httputil.ProxyRequest) {
+	rp := proxy.NewReverseProxy(o.Log, o.Tracer.Transport(t, name), p, func(pr *httputil.ProxyRequest) {
 		// The app cannot speak for anyone: the target sidecar sets the caller from our SVID.
 		proxy.StripIdentityHeaders(pr.Out.Header)
 	})
-	rp.ModifyResponse = dropRequestID
 	return &peer{transport: t, proxy: rp}
 }
 
 // outbound routes the app's plain HTTP calls to the target service's sidecar.
 type outbound struct {
-	cfg   *config.Config
-	peers map[string]*peer
+	cfg     *config.Config
+	peers   map[string]*peer
+	control *peer // the control plane's workload APIs (control.go); nil: none
+	tracer  *tracing.Tracer
+	metrics *metrics.Registry // nil: no metrics
 }
 
 func (o *outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := targetService(r.Host)
+	if target == config.SecretsHost {
+		o.serveControl(w, r)
+		return
+	}
 	if _, ok := o.cfg.Service(target); !ok {
 		proxy.WriteError(w, r, http.StatusNotFound, proxy.CodeNotFound, "unknown service; call http://<service>/<path>")
 		return

@@ -16,7 +16,9 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/identity"
-	"github.com/bulwark-security/bulwark/internal/policy"
+	"github.com/bulwark-security/bulwark/internal/metrics"
+	"github.com/bulwark-security/bulwark/internal/policy/authz"
+	"github.com/bulwark-security/bulwark/internal/tracing"
 )
 
 // Server limits. A mesh hop carries API calls, not uploads: these bound how long a slow or
@@ -50,6 +52,14 @@ type Options struct {
 	Peers map[string]string
 	Audit audit.Recorder
 	Log   *slog.Logger
+	// Policy decides every inbound request (DecideWorkload). Optional: nil means the engine
+	// compiled from Config and its policy directory (config.Config.PolicyDir).
+	Policy *authz.Engine
+	// Tracer records a span per inbound request and per call to the app or a peer.
+	// Optional: nil means tracing off.
+	Tracer *tracing.Tracer
+	// Metrics receives request and decision metrics. Optional: nil means none.
+	Metrics *metrics.Registry
 }
 
 // Sidecar is one service's inbound and outbound hop. Build it with New and call Run once.
@@ -60,6 +70,7 @@ type Sidecar struct {
 	outbound *http.Server // nil when there is no outbound side
 	outLn    net.Listener
 	peers    map[string]*peer
+	in       *inbound // its state is swapped by Prepare (reload.go)
 }
 
 // New checks o and assembles both sides. It starts nothing: Run does.
@@ -69,19 +80,27 @@ func New(o Options) (*Sidecar, error) {
 	}
 	cfg := o.Config
 	svc, _ := cfg.Service(o.Service)
-	app, err := newAppProxy(cfg, svc, o.Log)
+	app, err := newAppProxy(cfg, svc, o.Log, o.Tracer)
 	if err != nil {
 		return nil, fmt.Errorf("sidecar %s: %w", o.Service, err)
 	}
+	engine := o.Policy
+	if engine == nil {
+		if engine, err = authz.NewEngine(cfg, cfg.PolicyDir()); err != nil {
+			return nil, fmt.Errorf("sidecar %s: policies: %w", o.Service, err)
+		}
+	}
 	in := &inbound{
 		component: "sidecar/" + o.Service,
-		mesh:      policy.NewMesh(cfg.MeshRules(svc)),
+		service:   o.Service,
 		gateway:   cfg.WorkloadID(config.GatewayName),
-		audit:     o.Audit,
-		failOpen:  cfg.Audit.UnsafeFailOpen,
+		audit:     o.Metrics.Recorder(o.Audit, nil), // decisions counted as recorded; nil-safe
 		log:       o.Log,
+		tracer:    o.Tracer,
+		metrics:   o.Metrics,
 	}
-	s := &Sidecar{log: o.Log, inLn: o.Inbound, peers: map[string]*peer{}}
+	in.state.Store(&inboundState{engine: engine, failOpen: cfg.Audit.UnsafeFailOpen})
+	s := &Sidecar{log: o.Log, in: in, inLn: o.Inbound, peers: map[string]*peer{}}
 	s.inbound = newServer(inboundChain(in, app), o.Log)
 	s.inbound.TLSConfig = identity.ServerTLS(o.SVID, o.Bundle, tlsconfig.AuthorizeMemberOf(cfg.TD))
 	if o.Outbound != nil {
@@ -90,7 +109,7 @@ func New(o Options) (*Sidecar, error) {
 				s.peers[name] = newPeer(o, name, addr)
 			}
 		}
-		out := &outbound{cfg: cfg, peers: s.peers}
+		out := &outbound{cfg: cfg, peers: s.peers, control: newControlPeer(o), tracer: o.Tracer, metrics: o.Metrics}
 		s.outLn = o.Outbound
 		s.outbound = newServer(outboundChain(out, o.Log), o.Log)
 	}

@@ -13,11 +13,12 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/proxy"
+	"github.com/bulwark-security/bulwark/internal/tracing"
 )
 
 // newAppProxy returns the reverse proxy from the sidecar to its own app, over the app's unix
 // socket or its loopback http address. Its rewrite step sets the identity headers.
-func newAppProxy(cfg *config.Config, svc *config.Service, log *slog.Logger) (*httputil.ReverseProxy, error) {
+func newAppProxy(cfg *config.Config, svc *config.Service, log *slog.Logger, tracer *tracing.Tracer) (*httputil.ReverseProxy, error) {
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	var target *url.URL
 	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -46,8 +47,8 @@ func newAppProxy(cfg *config.Config, svc *config.Service, log *slog.Logger) (*ht
 			pr.SetURL(target)
 			setIdentityHeaders(pr)
 		},
-		Transport:      transport,
-		ModifyResponse: dropRequestID,
+		Transport:      tracer.Transport(transport, svc.Name),
+		ModifyResponse: proxy.DropRequestID,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status, code, msg := http.StatusBadGateway, proxy.CodeBadGateway, "service unavailable"
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -84,11 +85,4 @@ func setIfNotEmpty(h http.Header, name, value string) {
 	if value != "" {
 		h.Set(name, value)
 	}
-}
-
-// dropRequestID removes the X-Request-Id of the response from the next hop: the request id
-// middleware already set the response's one, and the proxy would otherwise add a second.
-func dropRequestID(res *http.Response) error {
-	res.Header.Del(proxy.HeaderRequestID)
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/bulwark-security/bulwark/internal/config"
-	"github.com/bulwark-security/bulwark/internal/policy"
 )
 
 func bankEngine(b *testing.B) (*Engine, *config.Config) {
@@ -20,20 +19,11 @@ func bankEngine(b *testing.B) (*Engine, *config.Config) {
 	return e, cfg
 }
 
-// BenchmarkDecide measures one decision on the bank's full policy set; the Mesh
-// sub-benchmark is the existing policy.Mesh.Decide on the same request, as the baseline.
+// BenchmarkDecide measures one decision on the bank's full policy set. The gateway's
+// per-request cost, audit included, is BenchmarkAuthorize in internal/gateway.
 func BenchmarkDecide(b *testing.B) {
 	e, cfg := bankEngine(b)
-	ledger, _ := cfg.Service("ledger")
 	req := WorkloadRequest{Caller: cfg.WorkloadID("accounts"), Service: "ledger", Method: "GET", Path: "/balances/A-1001", Context: noon}
-	b.Run("Mesh", func(b *testing.B) {
-		m := policy.NewMesh(cfg.MeshRules(ledger))
-		for b.Loop() {
-			if !m.Decide(req.Caller, req.Method, req.Path).Allow {
-				b.Fatal("denied")
-			}
-		}
-	})
 	b.Run("CedarWorkload", func(b *testing.B) {
 		for b.Loop() {
 			if !e.DecideWorkload(req).Allow {

@@ -70,7 +70,7 @@ func compileConfig(cfg *config.Config, paths *pathSet) []compiled {
 }
 
 // routeID is the stable id of gateway route i, also the value of resource.route.
-func routeID(i int) string { return fmt.Sprintf("gateway.routes[%d]", i) }
+func routeID(i int) string { return config.RouteName(i) }
 
 func finish(id string, p *ast.Policy) compiled {
 	p = p.Annotate("id", cedar.String(id))

@@ -3,8 +3,13 @@
 //
 //	bank -service accounts -listen unix:/run/bank/accounts.sock -mesh /run/bank/accounts-out.sock -data /var/lib/bank
 //
-// It listens on a unix socket or a loopback TCP address only — the service trusts identity
-// headers, so its sidecar must be its sole client — and stops gracefully on SIGINT/SIGTERM.
+// It listens on a unix socket (made 0600) — the service trusts identity headers, so its sidecar
+// must be its sole client — and stops gracefully on SIGINT/SIGTERM. A loopback TCP address
+// needs -unsafe-loopback-tcp: any local process could then call the service with forged
+// identity headers, which is acceptable for a benchmark and nothing else. Likewise
+// -unsafe-local-keys DIR lets accounts seal its PII with keys made under DIR in this process
+// instead of asking the control plane through its sidecar, so the app can run alone as a
+// benchmark baseline that still does a real request's crypto.
 package main
 
 import (
@@ -25,6 +30,7 @@ import (
 	"time"
 
 	"github.com/bulwark-security/bulwark/examples/bank"
+	"github.com/bulwark-security/bulwark/internal/redact"
 )
 
 // shutdownTimeout bounds the graceful shutdown on SIGINT/SIGTERM.
@@ -38,43 +44,61 @@ func run(args []string, stderr io.Writer) int {
 	flags := flag.NewFlagSet("bank", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	service := flags.String("service", "", "service to run: "+strings.Join(bank.Services, ", "))
-	listen := flags.String("listen", "", "where to serve: unix:PATH or 127.0.0.1:PORT (loopback only)")
+	listen := flags.String("listen", "", "where to serve: unix:PATH (or 127.0.0.1:PORT with -unsafe-loopback-tcp)")
+	loopbackTCP := flags.Bool("unsafe-loopback-tcp", false, "allow -listen on a loopback TCP port, reachable by every local process (benchmarks only)")
 	mesh := flags.String("mesh", "", "the sidecar's outbound unix socket (accounts and payments)")
 	data := flags.String("data", "", "directory for the service's SQLite database (made 0700)")
+	localKeys := flags.String("unsafe-local-keys", "", "accounts: seal PII with keys made and kept under this directory (0700) instead of the control plane's (benchmarks and tests only: the service then holds key material)")
 	if err := flags.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	if err := serve(*service, *listen, *mesh, *data, log); err != nil {
+	log := slog.New(redact.NewHandler(slog.NewJSONHandler(stderr, nil))) // masks PII and secrets
+	if err := serve(*service, *listen, *loopbackTCP, *mesh, *data, *localKeys, log); err != nil {
 		log.Error("bank stopped", "service", *service, "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(service, listen, meshSocket, data string, log *slog.Logger) error {
+func serve(service, listen string, loopbackTCP bool, meshSocket, data, localKeys string, log *slog.Logger) error {
 	if data == "" {
 		return errors.New("-data is required")
 	}
-	ln, err := listenLocal(listen)
+	ln, err := listenLocal(listen, loopbackTCP)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	var mesh *http.Client
-	if meshSocket != "" {
-		mesh = bank.MeshClient(meshSocket)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveWith(ctx, ln, service, meshSocket, data, localKeys, log)
+}
+
+// serveWith opens the service and serves it on ln until ctx ends.
+func serveWith(ctx context.Context, ln net.Listener, service, meshSocket, data, localKeys string, log *slog.Logger) error {
+	opts := bank.Options{Name: service, DataDir: data, Log: log}
+	if localKeys != "" {
+		if service != "accounts" {
+			return fmt.Errorf("-unsafe-local-keys: only accounts seals fields, not %q", service)
+		}
+		k, err := localFieldKeys(ctx, localKeys, service)
+		if err != nil {
+			return err
+		}
+		opts.Keys = k
+		log.Warn("field keys are local (-unsafe-local-keys): this service holds key material and its key use is not audited; benchmarks and tests only")
 	}
-	app, err := bank.New(service, data, mesh, log)
+	if meshSocket != "" {
+		opts.Mesh = bank.MeshClient(meshSocket)
+	}
+	app, err := bank.Open(opts)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	log.Info("bank service listening", "service", service, "listen", ln.Addr().String())
 	if err := serveUntil(ctx, ln, app.Handler(), log); err != nil {
 		return err
@@ -109,9 +133,10 @@ func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, log *slog.
 	return nil
 }
 
-// listenLocal listens on "unix:PATH" (socket made 0600, a stale socket replaced) or on a
-// loopback "IP:PORT"; anything else is refused, since the service trusts identity headers.
-func listenLocal(addr string) (net.Listener, error) {
+// listenLocal listens on "unix:PATH" (socket made 0600, a stale socket replaced) or, when
+// loopbackTCP is set, on a loopback "IP:PORT"; anything else is refused, since the service
+// trusts identity headers.
+func listenLocal(addr string, loopbackTCP bool) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		if path == "" {
 			return nil, errors.New("-listen unix: needs a path")
@@ -135,6 +160,9 @@ func listenLocal(addr string) (net.Listener, error) {
 	}
 	if !ap.Addr().IsLoopback() {
 		return nil, fmt.Errorf("-listen %q: refusing a non-loopback address (only the sidecar may reach the service)", addr)
+	}
+	if !loopbackTCP {
+		return nil, fmt.Errorf("-listen %q: a TCP port is open to every local process, which could forge identity headers; use unix:PATH, or -unsafe-loopback-tcp for a benchmark", addr)
 	}
 	ln, err := net.Listen("tcp", ap.String())
 	if err != nil {

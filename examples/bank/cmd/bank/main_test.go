@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,23 +20,26 @@ func TestListenLocal(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	tests := []struct {
-		addr    string
-		wantErr bool
+		addr        string
+		loopbackTCP bool
+		wantErr     bool
 	}{
-		{"127.0.0.1:0", false},
-		{"[::1]:0", false},
-		{"unix:" + filepath.Join(dir, "a.sock"), false},
-		{"0.0.0.0:0", true},
-		{"[::]:0", true},
-		{"192.0.2.1:8080", true},
-		{"localhost:0", true}, // names are refused: they could resolve anywhere
-		{":8080", true},
-		{"unix:", true},
-		{"", true},
+		{"127.0.0.1:0", true, false},
+		{"[::1]:0", true, false},
+		{"127.0.0.1:0", false, true}, // TCP only when asked for: any local process could connect
+		{"[::1]:0", false, true},
+		{"unix:" + filepath.Join(dir, "a.sock"), false, false},
+		{"0.0.0.0:0", true, true},
+		{"[::]:0", true, true},
+		{"192.0.2.1:8080", true, true},
+		{"localhost:0", true, true}, // names are refused: they could resolve anywhere
+		{":8080", true, true},
+		{"unix:", false, true},
+		{"", false, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.addr, func(t *testing.T) {
-			ln, err := listenLocal(tt.addr)
+		t.Run(fmt.Sprintf("%s,tcp=%v", tt.addr, tt.loopbackTCP), func(t *testing.T) {
+			ln, err := listenLocal(tt.addr, tt.loopbackTCP)
 			if gotErr := err != nil; gotErr != tt.wantErr {
 				t.Fatalf("listenLocal(%q) error = %v, want error %v", tt.addr, err, tt.wantErr)
 			}
@@ -54,7 +58,7 @@ func TestUnixSocketIsPrivateAndStaleOneReplaced(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "s.sock")
 	for i := range 2 { // the second listen finds the first one's socket file
-		ln, err := listenLocal("unix:" + sock)
+		ln, err := listenLocal("unix:"+sock, false)
 		if err != nil {
 			t.Fatalf("listen %d: %v", i, err)
 		}
@@ -84,10 +88,11 @@ func TestRunRefusesBadFlags(t *testing.T) {
 	}{
 		{"help", []string{"-h"}, 0},
 		{"unknown flag", []string{"-nope"}, 2},
-		{"no data dir", []string{"-service", "ledger", "-listen", "127.0.0.1:0"}, 1},
-		{"public listen", []string{"-service", "ledger", "-listen", "0.0.0.0:0", "-data", dir}, 1},
-		{"unknown service", []string{"-service", "vault", "-listen", "127.0.0.1:0", "-data", dir}, 1},
-		{"accounts without mesh", []string{"-service", "accounts", "-listen", "127.0.0.1:0", "-data", dir}, 1},
+		{"no data dir", []string{"-service", "ledger", "-listen", "127.0.0.1:0", "-unsafe-loopback-tcp"}, 1},
+		{"public listen", []string{"-service", "ledger", "-listen", "0.0.0.0:0", "-unsafe-loopback-tcp", "-data", dir}, 1},
+		{"loopback TCP without the unsafe flag", []string{"-service", "ledger", "-listen", "127.0.0.1:0", "-data", dir}, 1},
+		{"unknown service", []string{"-service", "vault", "-listen", "127.0.0.1:0", "-unsafe-loopback-tcp", "-data", dir}, 1},
+		{"accounts without mesh", []string{"-service", "accounts", "-listen", "127.0.0.1:0", "-unsafe-loopback-tcp", "-data", dir}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +118,7 @@ func TestServeUntil(t *testing.T) {
 	}
 	defer app.Close()
 	sock := filepath.Join(dir, "ledger.sock")
-	ln, err := listenLocal("unix:" + sock)
+	ln, err := listenLocal("unix:"+sock, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startSecondGateway runs `bulwark gateway` as a second replica against the control plane,
+// sidecars and edge certificate of the shared `up`: same public URL (so the same issuer),
+// its own listener. It returns the replica's base URL.
+func startSecondGateway(t *testing.T) string {
+	t.Helper()
+	port := freePorts(t, 1)[0]
+	cfg := readFile(t, env.cfg)
+	cfg = strings.Replace(cfg, "listen: 127.0.0.1:8443", "listen: "+port+"\n  public_url: "+env.ep.Gateway, 1)
+	cfg = strings.Replace(cfg, "\nservices:\n", "\ncontrol:\n  address: "+env.ep.Control.MTLSAddr+"\n\nservices:\n", 1)
+	cfg = regexp.MustCompile(`(?m)^  - name: ([a-z-]+)$`).ReplaceAllStringFunc(cfg, func(line string) string {
+		name := strings.TrimPrefix(line, "  - name: ")
+		if s, ok := env.ep.Services[name]; ok {
+			return line + "\n    address: " + s.MTLSAddr
+		}
+		return line
+	})
+	if !strings.Contains(cfg, "public_url: ") || !strings.Contains(cfg, "address: "+env.ep.Control.MTLSAddr) {
+		t.Fatal("could not derive the second gateway's config")
+	}
+	file := filepath.Join(filepath.Dir(env.cfg), "gateway2.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := startProc(env.bin, "gateway", "-f", file, "--state-dir", env.state,
+		"--workload-api", filepath.Join(env.state, "run", "workload", "gateway", "api.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("second gateway: %v\n%s", err, tail(p.Stderr()))
+		}
+	})
+	waitFor(t, "second gateway", func() bool {
+		c, err := tls.Dial("tcp", port, &tls.Config{RootCAs: env.edgePool, MinVersion: tls.VersionTLS12})
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return "https://" + port
+}
+
+// status sends GET path with token to the gateway at base.
+func status(t *testing.T, base, path, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := edgeClient().Do(req)
+	if err != nil {
+		t.Fatalf("GET %s%s: %v", base, path, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+}
+
+// TestRevokedTokenRefusedAtEveryGateway revokes an access token at the embedded provider
+// (RFC 7009) and measures how long each of two gateways keeps accepting it.
+func TestRevokedTokenRefusedAtEveryGateway(t *testing.T) {
+	gw2 := startSecondGateway(t)
+	gateways := map[string]string{"gateway 1": env.ep.Gateway, "gateway 2": gw2}
+	const path = "/api/accounts/A-1001"
+	alice := tokenFor(t, "alice")
+	other := tokenFor(t, "alice") // same user, another token: must stay valid
+	for name, base := range gateways {
+		for _, tok := range []string{alice, other} {
+			if code, _ := status(t, base, path, tok); code != http.StatusOK {
+				t.Fatalf("%s before revocation: got %d, want 200", name, code)
+			}
+		}
+	}
+
+	resp, err := edgeClient().PostForm(env.ep.Issuer+"/revoke", url.Values{"token": {alice}, "token_type_hint": {"access_token"}, "client_id": {"bulwark-cli"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	revokedAt := time.Now()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: status %d", resp.StatusCode)
+	}
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	took := map[string]time.Duration{}
+	for name, base := range gateways {
+		wg.Go(func() {
+			for time.Since(revokedAt) < 5*time.Second {
+				if code, challenge := status(t, base, path, alice); code == http.StatusUnauthorized {
+					mu.Lock()
+					took[name] = time.Since(revokedAt)
+					mu.Unlock()
+					if !strings.Contains(challenge, "token revoked") {
+						t.Errorf("%s: WWW-Authenticate %q, want the reason token revoked", name, challenge)
+					}
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	for name := range gateways {
+		d, ok := took[name]
+		switch {
+		case !ok:
+			t.Errorf("%s still accepts the revoked token 5s later", name)
+		case d > time.Second:
+			t.Errorf("%s refused the revoked token after %v, want within 1s", name, d)
+		default:
+			t.Logf("%s refuses the revoked token %v after the revocation answer", name, d)
+		}
+		if code, _ := status(t, gateways[name], path, other); code != http.StatusOK {
+			t.Errorf("%s: another token of the same user got %d after the revocation, want 200", name, code)
+		}
+	}
+	if evs := auditLines(t, `"kind":"token"`, `"outcome":"allow"`, `"user":"alice"`); len(evs) == 0 {
+		t.Error("no audit event for the revocation")
+	}
+	if strings.Contains(readFile(t, env.ep.AuditLog), alice) {
+		t.Error("the audit log holds the token")
+	}
+}

@@ -1,0 +1,197 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bulwark-security/bulwark/internal/keys"
+)
+
+// Defaults.
+const (
+	DefaultMaxBytes     = 256 << 20
+	DefaultSegmentBytes = 8 << 20
+)
+
+// ErrFull is returned by Append when the records would take the spool past MaxBytes.
+var ErrFull = errors.New("audit spool is full: the collector has not acknowledged enough events")
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("audit spool is closed")
+
+// ErrLocked is returned (wrapped) by Open when another process holds the spool open.
+var ErrLocked = errors.New("open in another process")
+
+// Options configure a spool.
+type Options struct {
+	// Dir holds the spool's files, e.g. <state_dir>/audit/spool/gateway.
+	Dir string
+	// MaxBytes bounds the bytes not yet acknowledged by the collector. Default DefaultMaxBytes.
+	MaxBytes int64
+	// SegmentBytes is the size at which a new segment file is started. Default DefaultSegmentBytes.
+	SegmentBytes int64
+	// FailOpen only words the "spool full" log line: what the role does with a refused
+	// event is its own decision (audit.unsafe_fail_open).
+	FailOpen bool
+	// Log receives the loud messages: torn records cut, spool full, room again.
+	Log *slog.Logger
+	// Now is the clock for event times. Default time.Now.
+	Now func() time.Time
+	// OnStats, when set, is called with the new figures after every append and ack (a
+	// gauge hook for metrics). It must not block or call back into the spool.
+	OnStats func(Stats)
+}
+
+// Stats are the spool's current figures.
+type Stats struct {
+	Events   int64 // records not yet acknowledged by the collector
+	Bytes    int64 // their size on disk, framing included
+	MaxBytes int64
+	Full     bool // the last append was refused for lack of room
+}
+
+// pos is a position in the spool: a segment and a byte offset in it.
+type pos struct {
+	seg uint64
+	off int64
+}
+
+// Spool is an open spool. It is safe for concurrent use; one consumer at a time may
+// Peek and Ack.
+type Spool struct {
+	o    Options
+	lock *os.File
+
+	mu       sync.Mutex // guards everything below
+	cond     *sync.Cond
+	pending  *batch
+	closing  bool
+	reserved int64 // bytes of pending and in-flight batches
+	full     bool
+	failed   error // sticky: a write could not be undone
+	segs     []segment
+	active   *os.File // the last segment, open for appending
+	acked    pos      // the first unacknowledged record
+	events   int64
+	bytes    int64 // committed, unacknowledged
+	notify   chan struct{}
+	flushed  chan struct{}
+}
+
+// segment is one segment file and its committed (durable) size.
+type segment struct {
+	seq  uint64
+	size int64
+}
+
+type batch struct {
+	frames []byte
+	n      int
+	err    error
+	done   chan struct{}
+}
+
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
+
+// Open opens the spool in o.Dir, creating it, and recovers from a crash: a torn record at
+// the end of a segment is cut and logged.
+func Open(o Options) (*Spool, error) {
+	if o.Dir == "" || o.Log == nil {
+		return nil, errors.New("spool: Dir and Log are required")
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = DefaultSegmentBytes
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := keys.SecretDir(o.Dir); err != nil {
+		return nil, fmt.Errorf("spool dir: %w", err)
+	}
+	s := &Spool{o: o, pending: newBatch(), notify: make(chan struct{}, 1), flushed: make(chan struct{})}
+	s.cond = sync.NewCond(&s.mu)
+	var err error
+	if s.lock, err = lockDir(o.Dir); err != nil {
+		return nil, err
+	}
+	if err := s.recover(); err != nil {
+		s.lock.Close()
+		return nil, err
+	}
+	go s.flushLoop()
+	return s, nil
+}
+
+func segName(seq uint64) string { return fmt.Sprintf("%016x.seg", seq) }
+
+func (s *Spool) segPath(seq uint64) string { return filepath.Join(s.o.Dir, segName(seq)) }
+
+// listSegments returns the sequence numbers of the segment files, in order.
+func listSegments(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var seqs []uint64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".seg")
+		if !ok || len(name) != 16 {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 16, 64)
+		if err != nil {
+			continue
+		}
+		seqs = append(seqs, n)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	return seqs, nil
+}
+
+// Stats returns the current figures.
+func (s *Spool) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.statsLocked()
+}
+
+func (s *Spool) statsLocked() Stats {
+	return Stats{Events: s.events, Bytes: s.bytes, MaxBytes: s.o.MaxBytes, Full: s.full}
+}
+
+func (s *Spool) publish() {
+	if s.o.OnStats != nil {
+		s.o.OnStats(s.Stats())
+	}
+}
+
+// Notify is signalled after records are committed: the shipper waits on it when the
+// spool is empty.
+func (s *Spool) Notify() <-chan struct{} { return s.notify }
+
+// Close stops accepting records, commits what is pending and releases the spool.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	<-s.flushed
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return errors.Join(s.active.Close(), s.lock.Close())
+}

@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/audit/spool"
+	"github.com/bulwark-security/bulwark/internal/auditlog"
+	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
+)
+
+// adminSpoolDir is where state-changing CLI commands spool their audit events when they
+// cannot append to the log themselves; the control plane drains it (adminDrain).
+func (s state) adminSpoolDir() string { return filepath.Join(s.dir, "audit", "spool", "cli") }
+
+// adminAudit records the audit events of one state-changing CLI command. A command records
+// its admin event before it acts and refuses to act when that fails, so no admin action
+// happens unaudited. Where the events go:
+//   - the tamper-evident log itself, when the CLI can take its writer lock;
+//   - the admin spool (<state>/audit/spool/cli, fsynced) when a running `up` or `control`
+//     holds the log, or before the first `up` created it: the control plane appends the
+//     spool to the log within a second, or when it next starts.
+//
+// Any other failure (a log that does not open, a full disk) refuses the command.
+type adminAudit struct {
+	rec   audit.Recorder
+	close func() error
+	user  string
+	// Spooled is true when the events went to the admin spool rather than the log.
+	Spooled bool
+}
+
+// adminSpoolWait bounds how long the CLI waits for the drain to let go of the spool.
+const adminSpoolWait = 5 * time.Second
+
+// openAdminAudit opens the log at logPath for direct appends, or the admin spool.
+func openAdminAudit(st state, logPath string) (*adminAudit, error) {
+	a := &adminAudit{user: osUser()}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	v, err := auditlog.LoadVerifier(filepath.Join(filepath.Dir(logPath), "checkpoint-signer.pub"))
+	switch {
+	case err == nil:
+		mk, err := keys.LoadMasterKey(st.masterKeyPath())
+		if err != nil {
+			return nil, fmt.Errorf("audit log: %w", err)
+		}
+		l, err := auditlog.Open(auditlog.Options{Path: logPath, Origin: v.Name(), MasterKey: mk, Log: log})
+		if err == nil {
+			a.rec, a.close = l, l.Close
+			return a, nil
+		}
+		if !errors.Is(err, auditlog.ErrLocked) {
+			return nil, fmt.Errorf("admin commands are audited and the audit log does not open: %w", err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("admin commands are audited and the audit log's key does not load: %w", err)
+	}
+	deadline := time.Now().Add(adminSpoolWait)
+	for {
+		sp, err := spool.Open(spool.Options{Dir: st.adminSpoolDir(), Log: log})
+		if err == nil {
+			a.rec, a.close, a.Spooled = sp, sp.Close, true
+			return a, nil
+		}
+		if !errors.Is(err, spool.ErrLocked) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("admin commands are audited and the admin audit spool does not open: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (a *adminAudit) Close() error { return a.close() }
+
+// Command records the admin event of cmd before it acts. resource names what it acts on
+// ("kek", "data/accounts/pii"); pathHMAC stands for a secret path. The event holds the
+// command and the names of the flags given, never their values.
+func (a *adminAudit) Command(ctx context.Context, cmd *cobra.Command, resource, pathHMAC string) error {
+	e := audit.Event{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: a.user,
+		Reason: commandLine(cmd), Resource: resource, PathHMAC: pathHMAC}
+	if err := a.rec.Record(ctx, e); err != nil {
+		return fmt.Errorf("audit (nothing was changed): %w", err)
+	}
+	return nil
+}
+
+// KeyEvents records the key manager's events of a command that acted.
+func (a *adminAudit) KeyEvents(ctx context.Context, events []envelope.Event) error {
+	for _, k := range events {
+		if err := a.rec.Record(ctx, keyRotationEvent(k, "cli", a.user)); err != nil {
+			return fmt.Errorf("audit key event (the change was made; its admin event is recorded): %w", err)
+		}
+	}
+	return nil
+}
+
+// keyRotationEvent is the audit event of a key manager event, recorded by component: "cli"
+// (user is the operator) or "control" (keys the control plane creates on first use or
+// rotates; no user).
+func keyRotationEvent(k envelope.Event, component, user string) audit.Event {
+	return audit.Event{Time: k.Time, Kind: audit.KindKeyRotation, Component: component, Outcome: audit.Allow,
+		User: user, Resource: k.Key, Reason: keyEventReason(k)}
+}
+
+// keyEventReason is the action and the versions of a key event.
+func keyEventReason(k envelope.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: version %d", k.Action, k.Version)
+	if k.KEKVersion != 0 {
+		fmt.Fprintf(&b, ", kek version %d", k.KEKVersion)
+	}
+	if k.FromKEKVersion != 0 {
+		fmt.Fprintf(&b, ", from kek version %d", k.FromKEKVersion)
+	}
+	return b.String()
+}
+
+// commandLine is "bulwark keys rotate --kek --state-dir": the command and the flags given,
+// sorted, without values (a value could be a path naming a secret).
+func commandLine(cmd *cobra.Command) string {
+	var names []string
+	cmd.Flags().Visit(func(f *pflag.Flag) { names = append(names, "--"+f.Name) })
+	sort.Strings(names)
+	return strings.Join(append([]string{cmd.CommandPath()}, names...), " ")
+}
+
+// osUser names the operator: the OS user name, or uid:N when the user database has none.
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return fmt.Sprintf("uid:%d", os.Getuid())
+}
+
+// keysAdmin is an audited `bulwark keys` command: the key manager with its events
+// captured (including keys it creates on open), and the admin audit that records them.
+type keysAdmin struct {
+	*adminAudit
+	mu     sync.Mutex
+	events []envelope.Event
+}
+
+// startKeysAdmin opens the key manager and the admin audit, and records cmd's admin event;
+// the command acts only when it returns no error.
+func startKeysAdmin(cmd *cobra.Command, stateDir, resource string) (*envelope.Manager, *keysAdmin, error) {
+	ka := &keysAdmin{}
+	m, err := openKeyManagerWith(cmd.Context(), stateDir, envelope.Options{OnEvent: func(e envelope.Event) {
+		ka.mu.Lock()
+		ka.events = append(ka.events, e)
+		ka.mu.Unlock()
+	}})
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := newState(stateDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ka.adminAudit, err = openAdminAudit(st, st.auditLogPath()); err != nil {
+		return nil, nil, err
+	}
+	if err := ka.Command(cmd.Context(), cmd, resource, ""); err != nil {
+		ka.Close()
+		return nil, nil, err
+	}
+	return m, ka, nil
+}
+
+// finish records the key events the command caused and closes the audit; actErr is the
+// command's own error, which wins.
+func (ka *keysAdmin) finish(ctx context.Context, actErr error) error {
+	ka.mu.Lock()
+	events := ka.events
+	ka.mu.Unlock()
+	err := ka.KeyEvents(ctx, events)
+	if cerr := ka.Close(); err == nil {
+		err = cerr
+	}
+	if actErr != nil {
+		return actErr
+	}
+	return err
+}

@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/audit/spool"
+	"github.com/bulwark-security/bulwark/internal/auditlog"
+	"github.com/bulwark-security/bulwark/internal/keys"
+)
+
+// newAdminState is a state dir with a master key (as after `bulwark up`) and no audit log.
+func newAdminState(t *testing.T) (state, *keys.MasterKey) {
+	t.Helper()
+	t.Setenv(keys.EnvMasterKeyFile, "")
+	st, err := newState(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, _, err := keys.LoadOrCreateMasterKey(st.masterKeyPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, mk
+}
+
+func openTestLog(t *testing.T, st state, mk *keys.MasterKey) *auditlog.Log {
+	t.Helper()
+	l, err := auditlog.Open(auditlog.Options{Path: st.auditLogPath(), Origin: "bank.local/audit", MasterKey: mk,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// spooled reads the admin spool's unacknowledged events.
+func spooled(t *testing.T, st state) []audit.Event {
+	t.Helper()
+	sp, err := spool.Open(spool.Options{Dir: st.adminSpoolDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	b, err := sp.Peek(1000, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []audit.Event
+	for _, r := range b.Records {
+		var e audit.Event
+		if err := json.Unmarshal(r, &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// logged reads the events file of the log.
+func logged(t *testing.T, st state) []audit.Event {
+	t.Helper()
+	f, err := os.Open(st.auditLogPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []audit.Event
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e audit.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// exact checks every field of got against want; ids and times only for being set and
+// recent (they are random and the clock's).
+func exact(t *testing.T, got, want []audit.Event) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d events, want %d:\n got %+v\nwant %+v", len(got), len(want), got, want)
+	}
+	for i := range got {
+		g := got[i]
+		if len(g.ID) != 32 || time.Since(g.Time) > time.Minute || time.Since(g.Time) < 0 {
+			t.Errorf("event %d: id %q time %v, want a 32-hex id and a time of now", i, g.ID, g.Time)
+		}
+		g.ID, g.Time = "", time.Time{}
+		if !reflect.DeepEqual(g, want[i]) {
+			t.Errorf("event %d:\n got %+v\nwant %+v", i, g, want[i])
+		}
+	}
+}
+
+// TestKeysRotateAuditedToLog: with the log free (no `up` running), `keys rotate` appends
+// the admin event (before it acts) and the key events to the log itself, which verifies.
+func TestKeysRotateAuditedToLog(t *testing.T) {
+	st, mk := newAdminState(t)
+	openTestLog(t, st, mk).Close()
+	if out, code := runKeys(t, "rotate", "--kek", "--state-dir", st.dir); code != 0 {
+		t.Fatalf("rotate: exit %d: %s", code, out)
+	}
+	u := osUser()
+	exact(t, logged(t, st), []audit.Event{
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek"},
+		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "create: version 1"},
+		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2"},
+	})
+	rep, err := auditlog.Verify(auditlog.VerifyOptions{Path: st.auditLogPath()})
+	if err != nil || !rep.OK {
+		t.Fatalf("verify after the CLI appended: %+v, %v", rep, err)
+	}
+	if _, err := os.Stat(st.adminSpoolDir()); !os.IsNotExist(err) {
+		t.Errorf("the admin spool was created although the log was free: %v", err)
+	}
+}
+
+// TestKeysAuditedThroughSpool: while a running control plane holds the log, `keys rotate`,
+// `rewrap` and `retire` spool their events, and the control plane's drain appends them
+// to the log, exactly once, leaving the spool empty.
+func TestKeysAuditedThroughSpool(t *testing.T) {
+	st, mk := newAdminState(t)
+	runKeys(t, "list", "--state-dir", st.dir) // creates kek v1 unaudited: list does not change state
+	held := openTestLog(t, st, mk)
+	defer held.Close()
+	for _, args := range [][]string{{"rotate", "--kek"}, {"rewrap"}, {"retire", "--kek-version", "1"}} {
+		if out, code := runKeys(t, append(args, "--state-dir", st.dir)...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, out)
+		}
+	}
+	u := osUser()
+	want := []audit.Event{
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek"},
+		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2"},
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rewrap --state-dir", Resource: "data keys"},
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys retire --kek-version --state-dir", Resource: "kek version 1"},
+		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "retire: version 1"},
+	}
+	exact(t, spooled(t, st), want)
+
+	d := &adminDrain{dir: st.adminSpoolDir(), rec: held, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if n, err := d.drain(context.Background()); n != len(want) || err != nil {
+		t.Fatalf("drain: %d, %v; want %d", n, err, len(want))
+	}
+	if n, err := d.drain(context.Background()); n != 0 || err != nil {
+		t.Fatalf("second drain: %d, %v; want nothing left", n, err)
+	}
+	held.Close()
+	exact(t, logged(t, st), want)
+	if got := spooled(t, st); len(got) != 0 {
+		t.Errorf("spool after the drain: %+v", got)
+	}
+}
+
+// TestAdminAuditRefusesUnaudited: when the log exists but does not open (its verifier key
+// is damaged), the command refuses before acting: the keys are unchanged.
+func TestAdminAuditRefusesUnaudited(t *testing.T) {
+	st, mk := newAdminState(t)
+	openTestLog(t, st, mk).Close()
+	if err := os.WriteFile(filepath.Join(filepath.Dir(st.auditLogPath()), "checkpoint-signer.pub"), []byte("garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runKeys(t, "rotate", "--kek", "--state-dir", st.dir)
+	if code == 0 || !strings.Contains(out, "admin commands are audited") {
+		t.Fatalf("rotate with a broken audit log: exit %d: %s", code, out)
+	}
+	list, _ := runKeys(t, "list", "--json", "--state-dir", st.dir)
+	if strings.Contains(list, `"version": 2`) {
+		t.Errorf("the key was rotated although its audit failed:\n%s", list)
+	}
+}
+
+// TestAdminDrainRefusesForeignRecords: a record in the admin spool that is not a CLI event
+// (here one claiming to be the gateway's) is not appended as given; a deny event says so.
+func TestAdminDrainRefusesForeignRecords(t *testing.T) {
+	st, mk := newAdminState(t)
+	sp, err := spool.Open(spool.Options{Dir: st.adminSpoolDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := audit.Event{ID: "0123456789abcdef0123456789abcdef", Time: time.Now().UTC(), Kind: audit.KindAuthz, Component: "gateway", Outcome: audit.Allow}
+	b, _ := json.Marshal(forged)
+	if err := sp.Append(b, []byte(`{"not":"an event"}`)); err != nil {
+		t.Fatal(err)
+	}
+	sp.Close()
+	l := openTestLog(t, st, mk)
+	d := &adminDrain{dir: st.adminSpoolDir(), rec: l, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if n, err := d.drain(context.Background()); n != 2 || err != nil {
+		t.Fatalf("drain: %d, %v", n, err)
+	}
+	l.Close()
+	deny := audit.Event{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Deny, Reason: "admin audit spool: a record that is not a CLI audit event was dropped"}
+	exact(t, logged(t, st), []audit.Event{deny, deny})
+}

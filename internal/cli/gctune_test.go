@@ -1,0 +1,27 @@
+package cli
+
+import (
+	"os"
+	"runtime/debug"
+	"testing"
+)
+
+func TestTuneGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+
+	t.Setenv("GOGC", "150") // the operator's choice is kept
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, the GC percent changed to %d", got)
+	}
+
+	t.Setenv("GOGC", "")
+	if err := os.Unsetenv("GOGC"); err != nil { // t.Setenv restores it after the test
+		t.Fatal(err)
+	}
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != serverGCPercent {
+		t.Errorf("without GOGC, GC percent = %d, want %d", got, serverGCPercent)
+	}
+}

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
+)
+
+func (s state) keysDir() string { return filepath.Join(s.dir, "keys") }
+
+// newKeysCmd is `bulwark keys`: the key manager's versions, rotation, rewrap and retirement.
+// It works on the state directory's files and may run while `bulwark up` does: writers take
+// the key directory's lock, and a running process picks rotated keys up by itself.
+func newKeysCmd() *cobra.Command {
+	var stateDir string
+	var asJSON bool
+	cmd := &cobra.Command{Use: "keys", Short: "List, rotate, rewrap and retire encryption keys (never shows key material)"}
+	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", "./.bulwark", "state directory")
+	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON: the key list, or one audit event per line")
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "Show every key's versions, which one is primary, and which KEK version wraps each data key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := openKeyManager(cmd.Context(), stateDir)
+			if err != nil {
+				return err
+			}
+			list, err := m.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(list)
+			}
+			printKeyList(cmd.OutOrStdout(), list)
+			return nil
+		},
+	})
+
+	var kek bool
+	var service, purpose string
+	rotate := &cobra.Command{
+		Use:   "rotate [--kek | --service NAME --purpose P]",
+		Short: "Add a new primary version (all keys when no flag is given); old data keeps decrypting",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if kek && (service != "" || purpose != "") || (service == "") != (purpose == "") {
+				return &exitError{code: 2, err: errors.New("use --kek, or --service with --purpose, or neither (rotate every key)")}
+			}
+			resource := "all keys"
+			switch {
+			case kek:
+				resource = "kek"
+			case service != "":
+				resource = "data/" + service + "/" + purpose
+			}
+			m, ka, err := startKeysAdmin(cmd, stateDir, resource) // audited before it acts (admin_audit.go)
+			if err != nil {
+				return err
+			}
+			var events []envelope.Event
+			switch {
+			case kek:
+				var e envelope.Event
+				if e, err = m.RotateKEK(cmd.Context()); err == nil {
+					events = []envelope.Event{e}
+				}
+			case service != "":
+				var e envelope.Event
+				if e, err = m.RotateDataKey(cmd.Context(), service, purpose); err == nil {
+					events = []envelope.Event{e}
+				}
+			default:
+				events, err = m.RotateAll(cmd.Context())
+			}
+			if err = ka.finish(cmd.Context(), err); err != nil {
+				return err
+			}
+			return printEvents(cmd.OutOrStdout(), events, asJSON)
+		},
+	}
+	rotate.Flags().BoolVar(&kek, "kek", false, "rotate the key-encryption key only")
+	rotate.Flags().StringVar(&service, "service", "", "rotate this service's data key (with --purpose)")
+	rotate.Flags().StringVar(&purpose, "purpose", "", "the data key's purpose (with --service)")
+	cmd.AddCommand(rotate)
+
+	cmd.AddCommand(&cobra.Command{
+		Use:   "rewrap",
+		Short: "Re-wrap every data key under the primary KEK version, one file at a time (safe to interrupt and rerun)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, ka, err := startKeysAdmin(cmd, stateDir, "data keys")
+			if err != nil {
+				return err
+			}
+			events, err := m.Rewrap(cmd.Context())
+			err = ka.finish(cmd.Context(), err)
+			if perr := printEvents(cmd.OutOrStdout(), events, asJSON); err == nil {
+				err = perr
+			}
+			if err == nil && len(events) == 0 && !asJSON {
+				fmt.Fprintln(cmd.OutOrStdout(), "nothing to rewrap: every data key is wrapped by the primary KEK version")
+			}
+			return err
+		},
+	})
+
+	var version int
+	retire := &cobra.Command{
+		Use:   "retire --kek-version N",
+		Short: "Disable an old KEK version; refused while it still wraps a data key (run rewrap first)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, ka, err := startKeysAdmin(cmd, stateDir, fmt.Sprintf("kek version %d", version))
+			if err != nil {
+				return err
+			}
+			e, err := m.RetireKEK(cmd.Context(), version)
+			if err = ka.finish(cmd.Context(), err); err != nil {
+				return err
+			}
+			return printEvents(cmd.OutOrStdout(), []envelope.Event{e}, asJSON)
+		},
+	}
+	retire.Flags().IntVar(&version, "kek-version", 0, "the KEK version to retire")
+	_ = retire.MarkFlagRequired("kek-version")
+	cmd.AddCommand(retire)
+	return cmd
+}
+
+// openKeyManager opens the state dir's keys with its existing master key. Unlike `up` it
+// never creates a master key: a new one could not open the keys that are there.
+func openKeyManager(ctx context.Context, stateDir string) (*envelope.Manager, error) {
+	return openKeyManagerWith(ctx, stateDir, envelope.Options{})
+}
+
+// openKeyManagerWith is openKeyManager with options (OnEvent for the admin audit).
+func openKeyManagerWith(ctx context.Context, stateDir string, opts envelope.Options) (*envelope.Manager, error) {
+	st, err := newState(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	path := st.masterKeyPath()
+	mk, err := keys.LoadMasterKey(path)
+	if errors.Is(err, fs.ErrNotExist) && os.Getenv(keys.EnvMasterKeyFile) == "" {
+		return nil, fmt.Errorf("no master key at %s: run `bulwark up --state-dir %s` first, or set %s", path, stateDir, keys.EnvMasterKeyFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return envelope.Open(ctx, st.keysDir(), envelope.FileMaster(mk), opts)
+}
+
+func printEvents(w io.Writer, events []envelope.Event, asJSON bool) error {
+	enc := json.NewEncoder(w)
+	for _, e := range events {
+		if asJSON {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+			continue
+		}
+		switch e.Action {
+		case envelope.ActionRotate:
+			if e.Key == "kek" {
+				fmt.Fprintf(w, "kek: version %d is primary; data keys stay wrapped by older versions until `bulwark keys rewrap`\n", e.Version)
+			} else {
+				fmt.Fprintf(w, "%s: version %d is primary (wrapped by KEK version %d); older versions still decrypt\n", e.Key, e.Version, e.KEKVersion)
+			}
+		case envelope.ActionRewrap:
+			fmt.Fprintf(w, "%s: re-wrapped from KEK version %d to %d\n", e.Key, e.FromKEKVersion, e.KEKVersion)
+		case envelope.ActionRetire:
+			fmt.Fprintf(w, "kek: version %d retired\n", e.Version)
+		default:
+			fmt.Fprintf(w, "%s: %s version %d\n", e.Key, e.Action, e.Version)
+		}
+	}
+	return nil
+}
+
+func printKeyList(w io.Writer, list []envelope.KeyInfo) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVERSION\tKEY ID\tSTATUS\tCREATED\tWRAPPED BY")
+	for _, k := range list {
+		wrapped := "master key"
+		if k.KEKVersion != 0 {
+			wrapped = fmt.Sprintf("kek v%d", k.KEKVersion)
+		}
+		for _, v := range k.Versions {
+			status := "enabled"
+			switch {
+			case v.Primary:
+				status = "primary"
+			case !v.Enabled:
+				status = "retired"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%08x\t%s\t%s\t%s\n", k.Key, v.Version, v.KeyID, status, v.Created.Format(time.RFC3339), wrapped)
+		}
+	}
+	tw.Flush()
+}

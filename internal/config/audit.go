@@ -1,0 +1,28 @@
+package config
+
+import "time"
+
+// Audit log defaults and bounds. A checkpoint more often than every second would only
+// churn the history; less often than hourly leaves too much unsigned.
+const (
+	defaultCheckpointInterval = 5 * time.Second
+	minCheckpointInterval     = time.Second
+	maxCheckpointInterval     = time.Hour
+)
+
+func (c *Config) applyAuditDefaults() {
+	if c.Audit.CheckpointInterval == 0 {
+		c.Audit.CheckpointInterval = defaultCheckpointInterval
+	}
+	c.applyExportDefaults()
+	c.applyDeliveryDefaults()
+}
+
+func (c *Config) validateAudit() []error {
+	errs := c.validateExport()
+	errs = append(errs, c.validateDelivery()...)
+	if d := c.Audit.CheckpointInterval; d < minCheckpointInterval || d > maxCheckpointInterval {
+		errs = append(errs, c.errAt("audit.checkpoint_interval", "must be between 1s and 1h, got %s", d))
+	}
+	return errs
+}

@@ -1,0 +1,27 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAuditCheckpointInterval(t *testing.T) {
+	c, err := Parse("bulwark.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audit.CheckpointInterval != 5*time.Second || c.Audit.WitnessDir != "" {
+		t.Errorf("defaults: got %v %q, want 5s and no witness", c.Audit.CheckpointInterval, c.Audit.WitnessDir)
+	}
+	c, err = Parse("bulwark.yaml", []byte(minimal+"audit:\n  checkpoint_interval: 30s\n  witness_dir: /mnt/witness\n"))
+	if err != nil || c.Audit.CheckpointInterval != 30*time.Second || c.Audit.WitnessDir != "/mnt/witness" {
+		t.Fatalf("set: got %+v, %v", c.Audit, err)
+	}
+	for _, bad := range []string{"100ms", "2h"} {
+		_, err := Parse("bulwark.yaml", []byte(minimal+"audit:\n  checkpoint_interval: "+bad+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "audit.checkpoint_interval: must be between 1s and 1h") {
+			t.Errorf("checkpoint_interval %s: got %v", bad, err)
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package control
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/bulwark-security/bulwark/internal/testpki"
+)
+
+func TestAPIHandleRefusesBadPrefixes(t *testing.T) {
+	for _, p := range []string{"/v1/", "/v1/secrets", "/v2/secrets/", "/oidc/", "secrets/"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Handle(%q) did not panic", p)
+				}
+			}()
+			NewAPI().Handle(p, http.NotFoundHandler())
+		}()
+	}
+}
+
+// TestRouteKeepsNonV1ForCallers: a workload reaches the /v1/ APIs and nothing else; a
+// caller (the gateway) reaches both; an unknown /v1/ path is a JSON 404.
+func TestRouteKeepsNonV1ForCallers(t *testing.T) {
+	ca := testpki.New(t, "bank.local")
+	gw, pay := ca.SVID(t, "gateway"), ca.SVID(t, "payments")
+	api := NewAPI()
+	api.Handle("/v1/secrets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	s := &Server{
+		Callers: []spiffeid.ID{gw.ID}, Workloads: []spiffeid.ID{pay.ID}, API: api,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) }),
+	}
+	if got := s.admitted(); len(got) != 2 {
+		t.Fatalf("admitted: got %v, want the gateway and payments", got)
+	}
+	h := s.route()
+	for _, tt := range []struct {
+		name string
+		as   *tls.ConnectionState
+		path string
+		want int
+	}{
+		{"workload to its API", &tls.ConnectionState{PeerCertificates: pay.Certificates}, "/v1/secrets/x", http.StatusOK},
+		{"workload to the provider", &tls.ConnectionState{PeerCertificates: pay.Certificates}, "/oidc/token", http.StatusForbidden},
+		{"workload to an unknown API", &tls.ConnectionState{PeerCertificates: pay.Certificates}, "/v1/nothing", http.StatusNotFound},
+		{"workload, dot segments", &tls.ConnectionState{PeerCertificates: pay.Certificates}, "/v1/secrets/../../oidc/token", http.StatusBadRequest},
+		{"gateway to the provider", &tls.ConnectionState{PeerCertificates: gw.Certificates}, "/oidc/token", http.StatusAccepted},
+		{"no certificate", nil, "/oidc/token", http.StatusForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "https://control"+tt.path, nil)
+			r.TLS = tt.as
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Fatalf("got %d %s, want %d", w.Code, w.Body, tt.want)
+			}
+			if w.Code >= 400 {
+				var body struct{ Error struct{ Code string } }
+				if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error.Code == "" {
+					t.Fatalf("error body is not the JSON error shape: %s", w.Body)
+				}
+			}
+		})
+	}
+	if got := (&Server{Callers: []spiffeid.ID{gw.ID}, Workloads: []spiffeid.ID{pay.ID}}).admitted(); len(got) != 1 {
+		t.Fatalf("without an API, workloads must not be admitted: got %v", got)
+	}
+}

@@ -1,0 +1,175 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/auditlog"
+	"github.com/bulwark-security/bulwark/internal/authn"
+	"github.com/bulwark-security/bulwark/internal/config"
+	"github.com/bulwark-security/bulwark/internal/identity"
+	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/testpki"
+)
+
+// countingRecorder counts the events it passes to next (nil: drops them, the no-op
+// recorder). Both gateways of BenchmarkAuditOverhead pay the same count.
+type countingRecorder struct {
+	next audit.Recorder
+	n    atomic.Int64
+}
+
+func (c *countingRecorder) Record(ctx context.Context, e audit.Event) error {
+	c.n.Add(1)
+	if c.next == nil {
+		return nil
+	}
+	return c.next.Record(ctx, e)
+}
+
+// BenchmarkAuditOverhead is issue 5's "request-path overhead of auditing": the gateway's
+// saturation throughput with the real audit recorder (the tamper-evident log that `up`
+// records into: durable, group-committed fsync, before the request goes on) against a
+// no-op recorder, in the same run. Two gateways run side by side over real sockets (TLS
+// at the edge, mTLS to a real upstream); each iteration sends benchAuditRound requests from
+// benchAuditClients keep-alive connections to one and then the other, alternating the
+// order, so both see the same machine load. It reports each one's requests per second and
+// overhead_% = 100 × (1 − audited/noop).
+// The durable record makes each request wait for a shared fsync, so the figure depends on
+// how many requests are in flight to share it: it is reported for 32 and 256 clients.
+func BenchmarkAuditOverhead(b *testing.B) {
+	for _, clients := range []int{32, 256} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchAuditOverhead(b, clients) })
+	}
+}
+
+func benchAuditOverhead(b *testing.B, benchAuditClients int) {
+	const benchAuditRound = 4000
+	cfg, err := config.Parse("bench.yaml", []byte(strings.Replace(testConfig, "FAILOPEN", "false", 1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ca := testpki.New(b, "bank.local")
+	echo := startEcho(b, identity.ServerTLS(ca.SVID(b, "accounts"), ca.Bundle(), tlsconfig.AuthorizeID(cfg.WorkloadID(config.GatewayName))))
+	v, err := authn.NewVerifier(authn.Options{Issuer: "https://127.0.0.1:1", Audience: "bank-api", JWKSURL: "https://127.0.0.1:1/jwks", HTTPClient: http.DefaultClient})
+	if err != nil {
+		b.Fatal(err)
+	}
+	edge := ca.ServerCert(b)
+	start := func(rec audit.Recorder) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		g, err := New(Options{
+			Config: cfg, Listener: ln, Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &edge, nil },
+			SVID: ca.SVID(b, "gateway"), Bundle: ca.Bundle(), Verifier: v, Audit: rec,
+			Peers: map[string]string{"accounts": echo.addr, "payments": echo.addr, "ledger": echo.addr, "control": echo.addr},
+			Log:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- g.Run(ctx) }()
+		b.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				b.Error(err)
+			}
+		})
+		return "https://" + ln.Addr().String() + "/public/hello"
+	}
+
+	dir := b.TempDir()
+	mk, _, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit",
+		MasterKey: mk, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = l.Close() })
+	noop, audited := &countingRecorder{}, &countingRecorder{next: l}
+	urls := map[*countingRecorder]string{noop: start(noop), audited: start(audited)}
+	clients := map[*countingRecorder]*http.Client{}
+	for rec := range urls {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, MaxIdleConnsPerHost: benchAuditClients,
+			TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}} // HTTP/1.1: one connection per client
+		b.Cleanup(tr.CloseIdleConnections)
+		clients[rec] = &http.Client{Transport: tr}
+	}
+	round := func(rec *countingRecorder, n int) time.Duration {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var failed atomic.Value
+		t0 := time.Now()
+		for range benchAuditClients {
+			wg.Go(func() {
+				for next.Add(1) <= int64(n) {
+					resp, err := clients[rec].Get(urls[rec])
+					if err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						_ = resp.Body.Close()
+						if resp.StatusCode != http.StatusOK {
+							err = errors.New(resp.Status)
+						}
+					}
+					if err != nil {
+						failed.Store(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err, _ := failed.Load().(error); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	round(noop, 200) // warm the connections of both
+	round(audited, 200)
+	noop.n.Store(0)
+	audited.n.Store(0)
+
+	var tNoop, tAudited time.Duration
+	var rounds int64
+	for b.Loop() {
+		if rounds%2 == 0 {
+			tNoop += round(noop, benchAuditRound)
+			tAudited += round(audited, benchAuditRound)
+		} else {
+			tAudited += round(audited, benchAuditRound)
+			tNoop += round(noop, benchAuditRound)
+		}
+		rounds++
+	}
+	want := rounds * benchAuditRound
+	if noop.n.Load() != want || audited.n.Load() != want {
+		b.Fatalf("audit events: noop %d, audited %d; want one per request (%d)", noop.n.Load(), audited.n.Load(), want)
+	}
+	noopRate := float64(want) / tNoop.Seconds()
+	auditedRate := float64(want) / tAudited.Seconds()
+	b.ReportMetric(noopRate, "noop_req/s")
+	b.ReportMetric(auditedRate, "audited_req/s")
+	b.ReportMetric(100*(1-auditedRate/noopRate), "overhead_%")
+}

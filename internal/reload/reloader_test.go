@@ -1,0 +1,239 @@
+package reload
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/config"
+	"github.com/bulwark-security/bulwark/internal/policy/authz"
+)
+
+const testConfig = `trust_domain: test.local
+policies: policies
+services:
+  - name: accounts
+    upstream: unix:accounts.sock
+gateway:
+  routes:
+    - path: /api/**
+      service: accounts
+`
+
+const freezeAlice = `@id("freeze-alice")
+forbid (principal == User::"alice", action, resource);
+`
+
+// engineTarget is what a gateway is to a reload, reduced to deciding with the engine it
+// was committed; fail makes Prepare fail, as a gateway whose new routes cannot be built.
+type engineTarget struct {
+	engine  atomic.Pointer[authz.Engine]
+	fail    error
+	commits atomic.Int32
+}
+
+func (e *engineTarget) Prepare(_ *config.Config, engine *authz.Engine) (func(), error) {
+	if e.fail != nil {
+		return nil, e.fail
+	}
+	return func() { e.engine.Store(engine); e.commits.Add(1) }, nil
+}
+
+func (e *engineTarget) aliceAllowed() bool {
+	return e.engine.Load().DecideUser(authz.UserRequest{User: authz.User{Name: "alice"}, Method: "GET", Path: "/api/x"}).Allow
+}
+
+type fixture struct {
+	dir, file, policies, auditFile string
+	logs                           *syncBuffer
+	r                              *Reloader
+	target                         *engineTarget
+}
+
+func newFixture(t *testing.T, targets ...Target) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &fixture{dir: dir, file: filepath.Join(dir, "bulwark.yaml"), policies: filepath.Join(dir, "policies"),
+		auditFile: filepath.Join(dir, "audit", "events.jsonl"), logs: &syncBuffer{}, target: &engineTarget{}}
+	if err := os.Mkdir(f.policies, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f.writeConfig(t, testConfig)
+	st, err := Load(f.file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.target.engine.Store(st.Engine)
+	al, err := audit.OpenFile(f.auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = al.Close() })
+	f.r, err = New(Options{File: f.file, Targets: append([]Target{f.target}, targets...), Audit: al,
+		Log: slog.New(slog.NewJSONHandler(f.logs, nil)), Interval: 50 * time.Millisecond}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) writeConfig(t *testing.T, s string) {
+	t.Helper()
+	if err := os.WriteFile(f.file, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) writePolicy(t *testing.T, name, s string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(f.policies, name), []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) events(t *testing.T) []audit.Event {
+	t.Helper()
+	data, err := os.ReadFile(f.auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []audit.Event
+	for line := range bytes.Lines(data) {
+		var e audit.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func (f *fixture) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+func within(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 2 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPolicyEditIsApplied(t *testing.T) {
+	f := newFixture(t)
+	f.run(t)
+	if !f.target.aliceAllowed() {
+		t.Fatal("alice denied before any change")
+	}
+	f.writePolicy(t, "freeze.cedar", freezeAlice)
+	within(t, "the new forbid", func() bool { return !f.target.aliceAllowed() })
+	// Run records the event after it commits: wait for it too.
+	within(t, "the policy_change event", func() bool { return len(f.events(t)) > 0 })
+	evs := f.events(t)
+	last := evs[len(evs)-1]
+	if last.Kind != audit.KindPolicyChange || last.Outcome != audit.Allow || last.Path != f.policies {
+		t.Errorf("audit: got %+v, want a policy_change allow on %s", last, f.policies)
+	}
+	if f.r.Current().Engine != f.target.engine.Load() {
+		t.Error("Current is not the committed state")
+	}
+}
+
+func TestInvalidPolicyKeepsTheRunningState(t *testing.T) {
+	f := newFixture(t)
+	old := f.r.Current()
+	f.writePolicy(t, "freeze.cedar", freezeAlice+"\npermit (principal, action, resource) when { principal.roles.contains( };\n")
+	err := f.r.Reload(context.Background(), TriggerFileChange)
+	wantLoc := filepath.Join(f.policies, "freeze.cedar") + ":4:"
+	if err == nil || !strings.Contains(err.Error(), wantLoc) {
+		t.Fatalf("Reload: got %v, want an error at %s", err, wantLoc)
+	}
+	if f.r.Current() != old || f.target.commits.Load() != 0 || !f.target.aliceAllowed() {
+		t.Error("the invalid policy replaced the running state")
+	}
+	evs := f.events(t)
+	if len(evs) != 1 || evs[0].Kind != audit.KindPolicyChange || evs[0].Outcome != audit.Deny || !strings.Contains(evs[0].Reason, wantLoc) {
+		t.Errorf("audit: got %+v, want one policy_change deny naming %s", evs, wantLoc)
+	}
+	if !strings.Contains(f.logs.String(), `"level":"ERROR"`) || !strings.Contains(f.logs.String(), wantLoc) {
+		t.Errorf("log: got %s, want an ERROR naming %s", f.logs, wantLoc)
+	}
+}
+
+func TestRestartKeyIsRefused(t *testing.T) {
+	f := newFixture(t)
+	f.writeConfig(t, strings.Replace(testConfig, "test.local", "other.local", 1))
+	f.writePolicy(t, "freeze.cedar", freezeAlice) // a hot change in the same reload is refused too
+	err := f.r.Reload(context.Background(), TriggerFileChange)
+	if err == nil || !strings.Contains(err.Error(), f.file+":1: trust_domain: changed") {
+		t.Fatalf("Reload: got %v, want trust_domain named at %s:1", err, f.file)
+	}
+	if f.target.commits.Load() != 0 || !f.target.aliceAllowed() {
+		t.Error("a refused reload was committed")
+	}
+	if evs := f.events(t); len(evs) != 1 || evs[0].Kind != audit.KindConfigChange || evs[0].Outcome != audit.Deny {
+		t.Errorf("audit: got %+v, want one config_change deny", evs)
+	}
+}
+
+func TestOneFailingTargetCommitsNone(t *testing.T) {
+	failing := &engineTarget{fail: errors.New("gateway: no peer address for \"new\"")}
+	f := newFixture(t, failing)
+	f.writePolicy(t, "freeze.cedar", freezeAlice)
+	if err := f.r.Reload(context.Background(), TriggerFileChange); err == nil || !strings.Contains(err.Error(), "no peer address") {
+		t.Fatalf("Reload: got %v, want the target's error", err)
+	}
+	if f.target.commits.Load() != 0 || !f.target.aliceAllowed() {
+		t.Error("the first target was committed although the second failed")
+	}
+}
+
+func TestSIGHUPReloads(t *testing.T) {
+	f := newFixture(t)
+	f.run(t)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "the SIGHUP reload", func() bool { return f.target.commits.Load() == 1 })
+	within(t, "the config_change event", func() bool { return len(f.events(t)) > 0 })
+	evs := f.events(t)
+	if len(evs) != 1 || evs[0].Kind != audit.KindConfigChange || evs[0].Outcome != audit.Allow || !strings.Contains(evs[0].Reason, "signal hangup") {
+		t.Errorf("audit: got %+v, want one config_change allow from the signal", evs)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

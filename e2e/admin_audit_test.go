@@ -48,18 +48,19 @@ func TestAdminCommandAudited(t *testing.T) {
 	ts, _ := time.Parse(time.RFC3339Nano, e["time"].(string))
 	delete(e, "id")
 	delete(e, "time")
+	rid, _ := e["request_id"].(string) // the command's: every event it records carries it
 	want := map[string]any{"kind": "admin", "component": "cli", "outcome": "allow", "user": u.Username,
-		"reason": "bulwark secrets put --data-file --file --state-dir", "path_hmac": hash}
-	if len(id) != 32 || ts.Before(before) || ts.After(time.Now()) || len(e) != len(want) {
-		t.Errorf("admin event id %q time %v fields %v", id, ts, e)
+		"reason": "bulwark secrets put --data-file --file --state-dir", "path_hmac": hash, "request_id": rid}
+	if len(id) != 32 || len(rid) != 32 || ts.Before(before) || ts.After(time.Now()) || len(e) != len(want) {
+		t.Errorf("admin event id %q request_id %q time %v fields %v", id, rid, ts, e)
 	}
 	for k, v := range want {
 		if e[k] != v {
 			t.Errorf("admin event %s = %v, want %v", k, e[k], v)
 		}
 	}
-	if n := len(auditLines(t, `"kind":"secret"`, `"component":"cli"`, hash)); n != 1 {
-		t.Errorf("secret write events from the CLI: %d, want 1", n)
+	if n := len(auditLines(t, `"kind":"secret"`, `"component":"cli"`, hash, `"request_id":"`+rid+`"`)); n != 1 {
+		t.Errorf("secret write events from the CLI with the command's request id: %d, want 1", n)
 	}
 	if got := auditLines(t, value); len(got) != 0 {
 		t.Errorf("the secret value is in the audit log: %v", got)

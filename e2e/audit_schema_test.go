@@ -1,14 +1,23 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"maps"
 	"net/http"
+	"os/user"
 	"reflect"
 	"regexp"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/audit/audittest"
+	"github.com/bulwark-security/bulwark/internal/identity"
 )
 
 // TestDeniedLateralCallIsOneExactAuditEvent is issue 5's acceptance: the walking skeleton's
@@ -76,22 +85,53 @@ func TestDeniedLateralCallIsOneExactAuditEvent(t *testing.T) {
 	}
 }
 
-// TestSVIDIssuanceIsAudited: `up` records every SVID its Workload API mints, one svid event
-// with the SPIFFE ID, serial and expiry; the ledger's sidecar got one at start.
+// TestSVIDIssuanceIsAudited: every SVID minted is one svid event, asserted whole: the SVID
+// the ledger's sidecar presents right now (minted by up's Workload API), and one that
+// `bulwark svid` mints, which also has its admin event under the same request id.
 func TestSVIDIssuanceIsAudited(t *testing.T) {
+	payments, bundle := svidFor(t, "payments") // minted by `bulwark svid`
 	ledger := env.ep.Services["ledger"].SPIFFEID
-	events := auditLines(t, `"kind":"svid"`, `"resource":"`+ledger+`"`)
-	if len(events) == 0 {
-		t.Fatalf("no svid event for %s", ledger)
+	conn, err := tls.Dial("tcp", env.ep.Services["ledger"].MTLSAddr, identity.ClientTLS(payments, bundle, spiffeid.RequireFromString(ledger)))
+	if err != nil {
+		t.Fatalf("mTLS handshake with the ledger's sidecar: %v", err)
 	}
-	for _, ev := range events {
-		serial, _ := ev["serial"].(string)
-		exp, _ := ev["expires"].(string)
-		if ev["outcome"] != "allow" || ev["component"] != "control" || !regexp.MustCompile(`^[0-9a-f]+$`).MatchString(serial) {
-			t.Errorf("svid event: %v", ev)
+	presented := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	minted := payments.Certificates[0]
+
+	bySerial := map[string]audit.Event{}
+	waitFor(t, "the svid events of both SVIDs in the audit log", func() bool {
+		for _, e := range auditQuery(t, "--kind", "svid") {
+			bySerial[e.Serial] = e
 		}
-		if at, err := time.Parse(time.RFC3339Nano, exp); err != nil || !at.After(time.Now().Add(-time.Minute)) {
-			t.Errorf("svid event expires %q: want the SVID's NotAfter", exp)
+		_, a := bySerial[presented.SerialNumber.Text(16)]
+		_, b := bySerial[minted.SerialNumber.Text(16)]
+		return a && b
+	})
+	svidEvent := func(component, user string, leaf *x509.Certificate, rid string) audit.Event {
+		exp := leaf.NotAfter.UTC()
+		return audit.Event{Kind: audit.KindSVID, Component: component, Outcome: audit.Allow, Reason: "x509-svid issued", User: user,
+			Resource: leaf.URIs[0].String(), Serial: leaf.SerialNumber.Text(16), Expires: &exp, RequestID: rid}
+	}
+	audittest.Equal(t, []audit.Event{bySerial[presented.SerialNumber.Text(16)]}, []audit.Event{svidEvent("control", "", presented, "")})
+
+	cli := bySerial[minted.SerialNumber.Text(16)]
+	var admin []audit.Event
+	for _, e := range auditQuery(t, "--kind", "admin", "--component", "cli") {
+		if e.RequestID != "" && e.RequestID == cli.RequestID {
+			admin = append(admin, e)
 		}
 	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cli.RequestID) != 32 {
+		t.Errorf("svid event of `bulwark svid`: request_id %q, want 32 hex digits", cli.RequestID)
+	}
+	audittest.Equal(t, append(admin, cli), []audit.Event{
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u.Username, Reason: "bulwark svid --out --service --state-dir",
+			Resource: env.ep.Services["payments"].SPIFFEID, RequestID: cli.RequestID},
+		svidEvent("cli", u.Username, minted, cli.RequestID),
+	})
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/audit/audittest"
 	"github.com/bulwark-security/bulwark/internal/identity"
 )
 
@@ -103,13 +105,20 @@ func TestCardsTokensAndPIIAtRest(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("detokenize by payments: status %d, want 403", resp.StatusCode)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(auditLines(t, `"kind":"tokenization"`, `"outcome":"deny"`, `svc/payments`, "detokenize card")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no tokenization deny event for payments' detokenize in the audit log")
+	// Exactly one event for the call, every field asserted (no token, no card number).
+	rid := resp.Header.Get("X-Request-Id")
+	var evs []audit.Event
+	waitFor(t, "the tokenization deny event of payments' detokenize", func() bool {
+		evs = nil
+		for _, e := range auditQuery(t, "--kind", "tokenization") {
+			if rid != "" && e.RequestID == rid {
+				evs = append(evs, e)
+			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(evs) > 0
+	})
+	audittest.Equal(t, evs, []audit.Event{{Kind: audit.KindTokenization, Component: "control", Outcome: audit.Deny,
+		Reason: "detokenize card: no grant for payments", RequestID: rid, Caller: env.ep.Services["payments"].SPIFFEID}})
 
 	// Nothing seeded or sent in clear is anywhere at rest or in the output.
 	values := []string{e2ePAN, "5555 5555 5555 4444", "5555-5555-5555-4444"}

@@ -204,10 +204,16 @@ func TestAuditDeliveryKill9(t *testing.T) {
 	}
 
 	waitCount(100)
+	gwMetrics := r.metricsURL("gateway")
 	r.kill9("control")
 	// The roles keep answering (accounts with 500: its keys live in the control plane) and
-	// spooling while the collector is gone.
-	time.Sleep(3 * time.Second)
+	// spooling while the collector is gone: the gateway's delivery lag, the age of its
+	// oldest undelivered event, grows past the outage's length.
+	waitFor(t, "the gateway's audit delivery lag to reach 3 s with the collector down", func() bool {
+		events, lag := spoolGauges(t, gwMetrics)
+		return events > 0 && lag >= 3
+	})
+	promtoolCheck(t, "the gateway with a backlog", gwMetrics)
 	r.start("control")
 	r.waitLog("control", "control plane started")
 	waitCount(count() + 100)
@@ -218,6 +224,15 @@ func TestAuditDeliveryKill9(t *testing.T) {
 	waitCount(count() + 100)
 	close(stop)
 	wg.Wait()
+	// Once delivery caught up, each spooling role reports an empty spool and no lag.
+	for _, name := range []string{"gateway", "sidecar/accounts"} {
+		u := r.metricsURL(name)
+		waitFor(t, name+"'s audit spool to drain (bulwark_audit_spool_events and _delivery_lag_seconds 0)", func() bool {
+			events, lag := spoolGauges(t, u)
+			return events == 0 && lag == 0
+		})
+		promtoolCheck(t, name, u)
+	}
 
 	ok200, statuses := 0, map[int]int{}
 	for _, a := range got {

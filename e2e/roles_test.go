@@ -108,6 +108,23 @@ func TestRolesAsSeparateProcesses(t *testing.T) {
 			t.Errorf("%s %s: got %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
 		}
 	}
+	// The gateway wrapped its generated edge keys with the state dir's key manager, and its
+	// creation of their data keys reached the collector's log as the gateway's own events.
+	for _, key := range []string{"data/gateway/edge-ca", "data/gateway/edge-server"} {
+		waitFor(t, "the gateway's key event for "+key, func() bool {
+			b, err := os.ReadFile(filepath.Join(state, "audit", "events.jsonl"))
+			if err != nil {
+				return false
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, `"kind":"key_rotation"`) && strings.Contains(line, `"component":"gateway"`) &&
+					strings.Contains(line, `"resource":"`+key+`"`) {
+					return true
+				}
+			}
+			return false
+		})
+	}
 }
 
 func startProc(bin string, args ...string) (*upProc, error) {

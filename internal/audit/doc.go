@@ -7,7 +7,8 @@
 //
 // Every role writes the same Event; README.md "Audit events" is the operator's copy of this
 // list. Empty fields are omitted. Always set: time (RFC 3339, UTC), id (128-bit hex, the
-// de-duplication key), kind, component, outcome (allow | deny). Request events add
+// de-duplication key), kind, component, outcome (allow | deny; failure on the follow-up of an
+// admin event whose command then failed, with the same request_id). Request events add
 // request_id, trace_id, source, method, path, and caller (mesh SPIFFE ID) or user (token
 // subject); decisions add reason, rule and policies (would_deny and dry_run for dry-run
 // policies). Sensitive values are HMAC-ed, never stored (path_hmac for secret paths); free

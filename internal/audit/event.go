@@ -36,7 +36,9 @@ const (
 	KindKeyRotation = "key_rotation"
 	// KindAdmin records a state-changing CLI command (`bulwark keys …`, `secrets put`)
 	// before it acts: User is the OS user, Reason the command and the names of the flags
-	// given, never their values or the secret data.
+	// given, never their values or the secret data; RequestID is shared by every event of
+	// the command. A command that fails after this event records it again with outcome
+	// Failure and the cause (from a fixed list, never the error's text) in Reason.
 	KindAdmin = "admin"
 )
 
@@ -44,6 +46,10 @@ const (
 const (
 	Allow = "allow"
 	Deny  = "deny"
+	// Failure follows an event recorded before an action (an admin command's) when the
+	// action then failed: the same event, with the first one's request_id, outcome failure
+	// and the cause in Reason, so that the log does not read as if the action happened.
+	Failure = "failure"
 )
 
 // Event is one audit record. Field names are a contract: tests assert them exactly.
@@ -54,7 +60,7 @@ type Event struct {
 	ID        string    `json:"id"`
 	Kind      string    `json:"kind"`
 	Component string    `json:"component"` // "gateway", "sidecar/ledger", "control"
-	Outcome   string    `json:"outcome"`   // allow | deny
+	Outcome   string    `json:"outcome"`   // allow | deny | failure
 	Reason    string    `json:"reason,omitempty"`
 	Rule      string    `json:"rule,omitempty"` // the bulwark.yaml rule the request matched: gateway.routes[i] at the edge, the services[i].allow[j] that permitted in the mesh
 	RequestID string    `json:"request_id,omitempty"`

@@ -10,7 +10,10 @@ import (
 // Append adds records to the log and returns the index of the first one once all of them
 // are durable (written and fsynced), or an error, in which case none of them is in the
 // log. Each record is one event's canonical JSON: one object with a string "id", without
-// newlines. Records of concurrent callers share one write and one fsync.
+// newlines. Records of concurrent callers share one write and one fsync. Append always
+// waits for the fsync, whatever the log's Durability: its callers (the collector, on
+// behalf of a shipper that then drops the records from its spool) must not lose what it
+// acknowledges even to a power loss.
 func (l *Log) Append(recs ...[]byte) (first uint64, err error) {
 	if len(recs) == 0 {
 		return 0, errors.New("auditlog: append: no records")
@@ -23,12 +26,18 @@ func (l *Log) Append(recs ...[]byte) (first uint64, err error) {
 		}
 		leaves[i] = leafHash(r)
 	}
-	return l.enqueue(recs, leaves)
+	return l.enqueue(recs, leaves, DurabilityFsync)
 }
 
 // enqueue adds checked records and their leaf hashes to the pending batch and waits until
-// the batch is durable.
-func (l *Log) enqueue(recs, leaves [][]byte) (first uint64, err error) {
+// the batch is written (DurabilityWrite) or durable (DurabilityFsync).
+//
+// Group commit without a writer goroutine: the caller that gets writeMu writes every
+// record pending at that moment, its own and those of the callers that queued while the
+// previous write ran, and hands them to syncLoop. A dedicated writer would cost two
+// goroutine hand-offs per batch, which on a saturated machine wait behind every runnable
+// request goroutine: that, not the disk, was most of the audit's cost on the request path.
+func (l *Log) enqueue(recs, leaves [][]byte, d Durability) (first uint64, err error) {
 	l.mu.Lock()
 	if l.closing {
 		l.mu.Unlock()
@@ -38,50 +47,90 @@ func (l *Log) enqueue(recs, leaves [][]byte) (first uint64, err error) {
 	at := uint64(len(b.recs))
 	b.recs = append(b.recs, recs...)
 	b.leaves = append(b.leaves, leaves...)
-	l.cond.Signal()
+	l.inflight.Add(1)
 	l.mu.Unlock()
-	<-b.done
-	if b.err != nil {
-		return 0, b.err
+	l.writeMu.Lock()
+	select {
+	case <-b.written: // a caller that held writeMu before us wrote it
+	default:
+		l.writePending()
+	}
+	l.writeMu.Unlock()
+	l.inflight.Done()
+	if b.werr != nil {
+		return 0, b.werr
+	}
+	if d == DurabilityFsync {
+		<-b.synced
+		if b.serr != nil {
+			return 0, b.serr
+		}
 	}
 	return b.first + at, nil
 }
 
-// flushLoop commits batches one after another until Close. While one batch is being
-// written and synced, the next one fills up: that is what makes batching automatic.
-func (l *Log) flushLoop() {
-	defer close(l.flushed)
-	for {
-		l.mu.Lock()
-		for len(l.pending.recs) == 0 && !l.closing {
-			l.cond.Wait()
-		}
-		if len(l.pending.recs) == 0 {
-			l.mu.Unlock()
-			return
-		}
-		b := l.pending
-		l.pending = newBatch()
-		l.mu.Unlock()
-		b.err = l.commit(b)
-		if b.err == nil {
-			l.commits.Add(1)
-			l.committed.Add(uint64(len(b.recs)))
-		}
-		close(b.done)
+// writePending writes the pending batch and hands it to syncLoop. The caller holds writeMu.
+func (l *Log) writePending() {
+	l.mu.Lock()
+	b := l.pending
+	l.pending = newBatch()
+	l.mu.Unlock()
+	b.werr = l.write(b)
+	b.recs, b.leaves = nil, nil // on disk now; the fsync needs only the batch's tree
+	close(b.written)
+	if b.werr != nil {
+		b.serr = b.werr
+		close(b.synced)
+		return
+	}
+	// Never block here: a writer waiting for room behind a slow fsync would hold writeMu
+	// and make every request wait for the disk after all.
+	l.syncMu.Lock()
+	l.unsynced = append(l.unsynced, b)
+	l.syncMu.Unlock()
+	select {
+	case l.syncNeeded <- struct{}{}:
+	default:
 	}
 }
 
-// commit writes one batch to events.jsonl and events.chain and syncs both. On failure it
-// cuts both files back to where they were; if even that fails, the log refuses every
-// later append (the next Open repairs it).
-func (l *Log) commit(b *batch) error {
-	if l.failed != nil {
-		return l.failed
+// syncLoop fsyncs both files for every batch written since its last fsync, then makes
+// those batches the durable state that checkpoints sign, until Close closes syncNeeded.
+func (l *Log) syncLoop() {
+	defer close(l.flushed)
+	for range l.syncNeeded {
+		l.syncMu.Lock()
+		group := l.unsynced
+		l.unsynced = nil
+		l.syncMu.Unlock()
+		if len(group) == 0 {
+			continue
+		}
+		err := l.sync()
+		if err == nil {
+			l.stateMu.Lock()
+			l.t = group[len(group)-1].t
+			l.stateMu.Unlock()
+			l.commits.Add(1)
+			for _, g := range group {
+				l.committed.Add(g.n)
+			}
+		}
+		for _, g := range group {
+			g.serr = err
+			close(g.synced)
+		}
 	}
-	l.stateMu.Lock()
-	t := l.t.clone()
-	l.stateMu.Unlock()
+}
+
+// write appends one batch to events.jsonl and events.chain (no fsync). On failure it cuts
+// both files back to where they were; if even that fails, the log refuses every later
+// append (the next Open repairs it).
+func (l *Log) write(b *batch) error {
+	if err := l.failure(); err != nil {
+		return err
+	}
+	t := l.w.clone()
 	start, startSize := t.offset, t.size
 	b.first = t.size
 	var buf, cbuf []byte
@@ -96,35 +145,56 @@ func (l *Log) commit(b *batch) error {
 		}
 		t.size++
 	}
-	err := l.write(buf, start, cbuf, int64(startSize)*chainRecordSize)
+	_, err := l.events.WriteAt(buf, start)
+	if err == nil {
+		_, err = l.chainf.WriteAt(cbuf, int64(startSize)*chainRecordSize)
+	}
 	if err != nil {
 		if terr := errors.Join(l.events.Truncate(start), l.chainf.Truncate(int64(startSize)*chainRecordSize)); terr != nil {
-			l.failed = fmt.Errorf("auditlog: log unusable until restart: append failed (%v) and could not be undone (%v)", err, terr)
-			l.opts.Log.Error("audit: log unusable until restart", "error", l.failed.Error())
+			l.fail(fmt.Errorf("auditlog: log unusable until restart: append failed (%v) and could not be undone (%v)", err, terr))
 		}
 		return fmt.Errorf("auditlog: append: %w", err)
 	}
-	l.stateMu.Lock()
-	l.t = t
-	l.stateMu.Unlock()
+	l.w, b.t, b.n = t, t, t.size-startSize
 	return nil
 }
 
-func (l *Log) write(buf []byte, at int64, cbuf []byte, cat int64) error {
-	if _, err := l.events.WriteAt(buf, at); err != nil {
-		return err
-	}
-	if _, err := l.chainf.WriteAt(cbuf, cat); err != nil {
-		return err
+// sync fsyncs both files. A failed fsync leaves written records in an unknown state on
+// disk (the kernel may have dropped them), so the log refuses every later append; the
+// next Open recovers what reached the disk.
+func (l *Log) sync() error {
+	if l.beforeSync != nil {
+		l.beforeSync()
 	}
 	var g errgroup.Group
 	g.Go(l.events.Sync)
 	g.Go(l.chainf.Sync)
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		err = fmt.Errorf("auditlog: fsync: %w", err)
+		l.fail(fmt.Errorf("auditlog: log unusable until restart: %w", err))
+		return err
+	}
+	return nil
 }
 
-// Stats says how well group commit batches: records appended and the commits (one write
-// and one fsync each) that made them durable, since Open. Under concurrent load records
+// fail makes the log refuse every later append with err (the first failure is kept).
+func (l *Log) fail(err error) {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	if l.failed == nil {
+		l.failed = err
+		l.opts.Log.Error("audit: log unusable until restart", "error", err.Error())
+	}
+}
+
+func (l *Log) failure() error {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	return l.failed
+}
+
+// Stats says how well group commit batches: records appended and the commits (fsyncs)
+// that made them durable, since Open. Under concurrent load records
 // is many times commits; equal means every caller waited for a sync of its own.
 func (l *Log) Stats() (records, commits uint64) {
 	return l.committed.Load(), l.commits.Load()

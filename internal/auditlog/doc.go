@@ -17,7 +17,10 @@
 //	events.tree         the compact Merkle range at the latest checkpoint, so that opening
 //	                    the log reads only the events after it. It is checked against the
 //	                    signed root and rebuilt from the events when it does not match.
-//	checkpoint-signer.key  the Ed25519 note signing key, sealed with the master key (0600).
+//	checkpoint-signer-key.wrapped  the Ed25519 note signing key, wrapped by the key manager
+//	                    (Options.Keys: service "control", purpose "audit-checkpoint"). The
+//	                    checkpoint-signer.key of earlier versions, sealed with the master key,
+//	                    is migrated on Open (signer.go).
 //	checkpoint-signer.pub  the note verifier key, in the clear: give it to auditors.
 //
 // Every file is 0600 in a 0700 directory.

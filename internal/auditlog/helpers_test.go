@@ -3,6 +3,7 @@ package auditlog
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
 
 // testLog opens a log in dir with a master key generated for the test.
@@ -25,6 +27,16 @@ func testLog(t testing.TB, dir string, mod ...func(*Options)) *Log {
 	return l
 }
 
+// testKeys opens the key manager of the state dir dir (<dir>/keys), as a new process would.
+func testKeys(t testing.TB, dir string, mk *keys.MasterKey) *envelope.Manager {
+	t.Helper()
+	km, err := envelope.Open(context.Background(), filepath.Join(dir, "keys"), envelope.FileMaster(mk), envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return km
+}
+
 func testOptions(t testing.TB, dir string, mod ...func(*Options)) Options {
 	t.Helper()
 	mk, _, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
@@ -32,7 +44,7 @@ func testOptions(t testing.TB, dir string, mod ...func(*Options)) Options {
 		t.Fatal(err)
 	}
 	o := Options{
-		Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", MasterKey: mk,
+		Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", Keys: testKeys(t, dir, mk), MasterKey: mk,
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	}
 	for _, m := range mod {

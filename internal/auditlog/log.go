@@ -29,7 +29,11 @@ type Options struct {
 	// Origin is the first line of every checkpoint and the name of the signing key, e.g.
 	// "bank.local/audit".
 	Origin string
-	// MasterKey seals the checkpoint signing key.
+	// Keys is the key manager that wraps the checkpoint signing key (service KeyService,
+	// purpose KeyPurposeCheckpoint). Required.
+	Keys KeyManager
+	// MasterKey opens the checkpoint-signer.key that versions before the key manager sealed
+	// directly with it, to migrate it into Keys (signer.go).
 	MasterKey *keys.MasterKey
 	// WitnessDir, when set, receives a copy of every checkpoint and the verifier key.
 	WitnessDir string
@@ -39,6 +43,40 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock for checkpoint times and event times. Default time.Now.
 	Now func() time.Time
+	// Durability is what Record waits for before it returns. Default DurabilityFsync.
+	Durability Durability
+}
+
+// Durability is what Record waits for before it returns.
+type Durability int
+
+const (
+	// DurabilityFsync: the event is written and fsynced: it survives a power loss.
+	DurabilityFsync Durability = iota
+	// DurabilityWrite: the event is written to the log's files (the kernel holds it): it
+	// survives the process being killed, not a power loss or a kernel crash before the
+	// fsync, which follows at once, shared with the events around it. A failed write
+	// still fails the Record, and a failed fsync every later one. Checkpoints only ever
+	// sign fsynced records, so a power loss cannot make the log contradict a checkpoint.
+	DurabilityWrite
+)
+
+// ParseDurability parses "fsync" or "write".
+func ParseDurability(s string) (Durability, error) {
+	switch s {
+	case "fsync":
+		return DurabilityFsync, nil
+	case "write":
+		return DurabilityWrite, nil
+	}
+	return 0, fmt.Errorf("audit durability %q: want fsync or write", s)
+}
+
+func (d Durability) String() string {
+	if d == DurabilityWrite {
+		return "write"
+	}
+	return "fsync"
 }
 
 // ErrClosed is returned by Append after Close.
@@ -59,18 +97,28 @@ type Log struct {
 	signer note.Signer
 	verif  note.Verifier
 
-	mu      sync.Mutex // guards pending, closing
-	cond    *sync.Cond
-	pending *batch
-	closing bool
-	flushed chan struct{} // closed when the flusher has stopped
+	mu       sync.Mutex // guards pending, closing
+	pending  *batch
+	closing  bool
+	inflight sync.WaitGroup // enqueue calls that may still write
+	writeMu  sync.Mutex     // held by the caller writing the pending batch (enqueue)
+	flushed  chan struct{}  // closed when syncLoop has stopped: everything written is synced
 
-	commits, committed atomic.Uint64 // Stats: batches and records made durable
+	syncMu     sync.Mutex
+	unsynced   []*batch      // written, waiting for syncLoop's next fsync
+	syncNeeded chan struct{} // wakes syncLoop (capacity 1); closed by Close
 
-	// Written only by the flusher; stateMu lets Checkpoint read a consistent snapshot.
+	commits, committed atomic.Uint64 // Stats: fsyncs and records made durable
+
+	w tree // after the last written record; guarded by writeMu after Open
+
+	beforeSync func() // tests hold fsyncs back with it; set before the first append
+
+	// t is the tree after the last durable (fsynced) record: what checkpoints sign. Only
+	// syncLoop writes it after Open; stateMu lets Checkpoint read a consistent snapshot.
 	stateMu sync.Mutex
 	t       tree
-	failed  error // sticky: the files may hold a partial batch that could not be undone
+	failed  error // sticky: the files may hold records that could not be undone or synced
 
 	cpMu   sync.Mutex // serializes checkpoints
 	latest Checkpoint
@@ -80,16 +128,21 @@ type Log struct {
 	closeErr  error
 }
 
-// batch is the group of records that share one write and one fsync.
+// batch is the group of records that share one write (and, with the batches written
+// while the previous fsync ran, one fsync).
 type batch struct {
-	recs   [][]byte
-	leaves [][]byte
-	first  uint64
-	err    error
-	done   chan struct{}
+	recs    [][]byte
+	leaves  [][]byte
+	n       uint64 // records, kept when recs is dropped after the write
+	first   uint64
+	t       tree          // the tree after the batch's last record
+	werr    error         // set before written is closed
+	serr    error         // set before synced is closed
+	written chan struct{} // closed once the batch is written, or failed to be
+	synced  chan struct{} // closed once the batch is fsynced, or failed to be
 }
 
-func newBatch() *batch { return &batch{done: make(chan struct{})} }
+func newBatch() *batch { return &batch{written: make(chan struct{}), synced: make(chan struct{})} }
 
 // paths are the files of the log whose events file is events.
 type paths struct {
@@ -122,13 +175,13 @@ func Open(o Options) (*Log, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	l := &Log{opts: o, p: pathsFor(o.Path), pending: newBatch(), flushed: make(chan struct{})}
-	l.cond = sync.NewCond(&l.mu)
+	l := &Log{opts: o, p: pathsFor(o.Path), pending: newBatch(), syncNeeded: make(chan struct{}, 1), flushed: make(chan struct{})}
 	if err := l.open(); err != nil {
 		l.closeFiles()
 		return nil, err
 	}
-	go l.flushLoop()
+	l.w = l.t.clone()
+	go l.syncLoop()
 	if l.latest.Note == nil || l.t.size > l.latest.Size {
 		if _, err := l.Checkpoint(); err != nil {
 			l.Close()
@@ -152,7 +205,7 @@ func (l *Log) open() error {
 		}
 		return fmt.Errorf("audit log lock: %w", err)
 	}
-	if l.signer, l.verif, err = loadOrCreateSigner(l.p.dir, l.opts.Origin, l.opts.MasterKey); err != nil {
+	if l.signer, l.verif, err = loadOrCreateSigner(l.p.dir, l.opts); err != nil {
 		return err
 	}
 	if l.events, err = openSecret(l.p.events, os.O_RDWR|os.O_CREATE); err != nil {
@@ -257,11 +310,7 @@ func (l *Log) Path() string { return l.p.events }
 // releases the log. It returns the first error of these steps.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
-		l.mu.Lock()
-		l.closing = true
-		l.cond.Broadcast()
-		l.mu.Unlock()
-		<-l.flushed
+		l.stopWriting()
 		if _, err := l.Checkpoint(); err != nil {
 			l.opts.Log.Error("audit: final checkpoint failed", "error", err.Error())
 			l.closeErr = err
@@ -274,6 +323,17 @@ func (l *Log) Close() error {
 		}
 	})
 	return l.closeErr
+}
+
+// stopWriting refuses later appends and returns once every record enqueued before is
+// written and synced (or failed to be).
+func (l *Log) stopWriting() {
+	l.mu.Lock()
+	l.closing = true
+	l.mu.Unlock()
+	l.inflight.Wait()
+	close(l.syncNeeded) // syncLoop syncs what is left before it stops
+	<-l.flushed
 }
 
 func (l *Log) closeFiles() error {

@@ -228,15 +228,15 @@ func TestFilesAreSecret(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("audit dir mode: got %v, %v; want 0700", fi.Mode().Perm(), err)
 	}
-	for _, f := range []string{p.events, p.chain, p.checkpoint, p.history, p.tree, filepath.Join(p.dir, signerKeyFile), filepath.Join(p.dir, signerPubFile)} {
+	for _, f := range []string{p.events, p.chain, p.checkpoint, p.history, p.tree, filepath.Join(p.dir, signerWrappedFile), filepath.Join(p.dir, signerPubFile)} {
 		fi, err := os.Stat(f)
 		if err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, %v; want 0600", filepath.Base(f), fi.Mode().Perm(), err)
 		}
 	}
-	// The signing key is sealed: its bytes never appear in the clear.
-	sealed, _ := os.ReadFile(filepath.Join(p.dir, signerKeyFile))
-	if bytes.Contains(sealed, []byte("PRIVATE+KEY")) {
-		t.Error("checkpoint-signer.key holds the key in the clear")
+	// The signing key is wrapped: its bytes never appear in the clear.
+	wrapped, _ := os.ReadFile(filepath.Join(p.dir, signerWrappedFile))
+	if len(wrapped) == 0 || bytes.Contains(wrapped, []byte("PRIVATE+KEY")) {
+		t.Errorf("%s is empty or holds the key in the clear", signerWrappedFile)
 	}
 }

@@ -9,10 +9,11 @@ import (
 
 var _ audit.Recorder = (*Log)(nil)
 
-// Record appends one audit event and returns once it is durable, so that a caller can
-// refuse a request whose decision could not be audited. It fills Time and ID when empty.
-// Concurrent calls share a write and an fsync; ctx is not consulted, because an event
-// abandoned half-way would leave the caller not knowing whether it was recorded.
+// Record appends one audit event and returns once it is written, or durable, as the log's
+// Durability says, so that a caller can refuse a request whose decision could not be
+// audited. It fills Time and ID when empty. Concurrent calls share a write and an fsync;
+// ctx is not consulted, because an event abandoned half-way would leave the caller not
+// knowing whether it was recorded.
 func (l *Log) Record(_ context.Context, e audit.Event) error {
 	rec, err := audit.Encode(e, l.opts.Now)
 	if err != nil {
@@ -24,7 +25,7 @@ func (l *Log) Record(_ context.Context, e audit.Event) error {
 	if len(rec) > MaxRecordSize {
 		return fmt.Errorf("audit: event is %d bytes, more than %d", len(rec), MaxRecordSize)
 	}
-	if _, err := l.enqueue([][]byte{rec}, [][]byte{leafHash(rec)}); err != nil {
+	if _, err := l.enqueue([][]byte{rec}, [][]byte{leafHash(rec)}, l.opts.Durability); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil

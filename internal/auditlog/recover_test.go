@@ -13,16 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
 
 // crash closes the log's files without the final checkpoint, as a kill -9 would.
 func crash(l *Log) {
-	l.mu.Lock()
-	l.closing = true
-	l.cond.Broadcast()
-	l.mu.Unlock()
-	<-l.flushed
+	l.stopWriting()
 	l.closeFiles()
 }
 
@@ -121,15 +119,23 @@ func TestOpenRefusesMissingCheckpointedRecords(t *testing.T) {
 // TestKill9 runs a writer in a child process, kills it with SIGKILL in the middle of a
 // stream of appends, and checks that every append it acknowledged is in the log exactly
 // once after the next Open, and that the log verifies.
+// With DurabilityWrite the child acknowledges an event once it is written, before the
+// fsync: a killed process loses nothing the kernel holds, so the same must hold.
 func TestKill9(t *testing.T) {
 	if os.Getenv("AUDITLOG_KILL9_DIR") != "" {
 		kill9Child()
 		return
 	}
+	for _, d := range []Durability{DurabilityFsync, DurabilityWrite} {
+		t.Run(d.String(), func(t *testing.T) { testKill9(t, d) })
+	}
+}
+
+func testKill9(t *testing.T, d Durability) {
 	dir := t.TempDir()
 	testOptions(t, dir) // creates the master key the child uses
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "AUDITLOG_KILL9_DIR="+dir)
+	cmd.Env = append(os.Environ(), "AUDITLOG_KILL9_DIR="+dir, "AUDITLOG_KILL9_DURABILITY="+d.String())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -185,17 +191,28 @@ func TestKill9(t *testing.T) {
 	t.Logf("acknowledged %d, log holds %d records", len(acked), rep.Records)
 }
 
-// kill9Child appends from 8 goroutines forever, printing each acknowledged id.
+// kill9Child appends from 8 goroutines forever, printing each acknowledged id: with
+// Append (which always fsyncs) or, with DurabilityWrite, with Record.
 func kill9Child() {
 	dir := os.Getenv("AUDITLOG_KILL9_DIR")
+	d, err := ParseDurability(os.Getenv("AUDITLOG_KILL9_DURABILITY"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	mk, _, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	km, err := envelope.Open(context.Background(), filepath.Join(dir, "keys"), envelope.FileMaster(mk), envelope.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	l, err := Open(Options{
-		Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", MasterKey: mk,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)), CheckpointInterval: 20 * time.Millisecond,
+		Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", Keys: km, MasterKey: mk,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)), CheckpointInterval: 20 * time.Millisecond, Durability: d,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -207,7 +224,13 @@ func kill9Child() {
 		go func() {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("k%d-%d", w, i)
-				if _, err := l.Append(fmt.Appendf(nil, `{"id":%q,"kind":"authz"}`, id)); err != nil {
+				var err error
+				if d == DurabilityWrite {
+					err = l.Record(context.Background(), audit.Event{ID: id, Kind: audit.KindAuthz, Outcome: audit.Allow})
+				} else {
+					_, err = l.Append(fmt.Appendf(nil, `{"id":%q,"kind":"authz"}`, id))
+				}
+				if err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)
 				}

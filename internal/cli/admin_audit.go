@@ -22,6 +22,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
+	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
 // adminSpoolDir is where state-changing CLI commands spool their audit events when they
@@ -41,6 +42,11 @@ type adminAudit struct {
 	rec   audit.Recorder
 	close func() error
 	user  string
+	// requestID links the events of one command: its admin event, what it did (key,
+	// secret and svid events) and, when it failed after its admin event, its failure event.
+	requestID string
+	// command is the admin event recorded, the base of a failure event (Failed).
+	command *audit.Event
 	// Spooled is true when the events went to the admin spool rather than the log.
 	Spooled bool
 }
@@ -48,18 +54,23 @@ type adminAudit struct {
 // adminSpoolWait bounds how long the CLI waits for the drain to let go of the spool.
 const adminSpoolWait = 5 * time.Second
 
-// openAdminAudit opens the log at logPath for direct appends, or the admin spool.
-func openAdminAudit(st state, logPath string) (*adminAudit, error) {
-	a := &adminAudit{user: osUser()}
+// openAdminAudit opens the log at logPath for direct appends, or the admin spool. km is the
+// state dir's key manager: it wraps the log's checkpoint signing key.
+func openAdminAudit(st state, logPath string, km auditlog.KeyManager) (*adminAudit, error) {
+	a := &adminAudit{user: osUser(), requestID: proxy.NewRequestID()}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	v, err := auditlog.LoadVerifier(filepath.Join(filepath.Dir(logPath), "checkpoint-signer.pub"))
 	switch {
 	case err == nil:
-		mk, err := keys.LoadMasterKey(st.masterKeyPath())
+		mkPath := st.masterKeyPath()
+		if p := os.Getenv(keys.EnvMasterKeyFile); p != "" {
+			mkPath = p // as openMasterKey, without ever creating one
+		}
+		mk, err := keys.LoadMasterKey(mkPath)
 		if err != nil {
 			return nil, fmt.Errorf("audit log: %w", err)
 		}
-		l, err := auditlog.Open(auditlog.Options{Path: logPath, Origin: v.Name(), MasterKey: mk, Log: log})
+		l, err := auditlog.Open(auditlog.Options{Path: logPath, Origin: v.Name(), Keys: km, MasterKey: mk, Log: log})
 		if err == nil {
 			a.rec, a.close = l, l.Close
 			return a, nil
@@ -70,15 +81,25 @@ func openAdminAudit(st state, logPath string) (*adminAudit, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("admin commands are audited and the audit log's key does not load: %w", err)
 	}
+	sp, err := openAdminSpool(st, log)
+	if err != nil {
+		return nil, fmt.Errorf("admin commands are audited and %w", err)
+	}
+	a.rec, a.close, a.Spooled = sp, sp.Close, true
+	return a, nil
+}
+
+// openAdminSpool opens the admin spool, waiting up to adminSpoolWait for the drain or
+// another command to let go of it.
+func openAdminSpool(st state, log *slog.Logger) (*spool.Spool, error) {
 	deadline := time.Now().Add(adminSpoolWait)
 	for {
 		sp, err := spool.Open(spool.Options{Dir: st.adminSpoolDir(), Log: log})
 		if err == nil {
-			a.rec, a.close, a.Spooled = sp, sp.Close, true
-			return a, nil
+			return sp, nil
 		}
 		if !errors.Is(err, spool.ErrLocked) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("admin commands are audited and the admin audit spool does not open: %w", err)
+			return nil, fmt.Errorf("the admin audit spool does not open: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -92,16 +113,23 @@ func (a *adminAudit) Close() error { return a.close() }
 func (a *adminAudit) Command(ctx context.Context, cmd *cobra.Command, resource, pathHMAC string) error {
 	e := audit.Event{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: a.user,
 		Reason: commandLine(cmd), Resource: resource, PathHMAC: pathHMAC}
-	if err := a.rec.Record(ctx, e); err != nil {
+	if err := a.Record(ctx, e); err != nil {
 		return fmt.Errorf("audit (nothing was changed): %w", err)
 	}
+	a.command = &e
 	return nil
+}
+
+// Record records one event of the command, with the command's request id.
+func (a *adminAudit) Record(ctx context.Context, e audit.Event) error {
+	e.RequestID = a.requestID
+	return a.rec.Record(ctx, e)
 }
 
 // KeyEvents records the key manager's events of a command that acted.
 func (a *adminAudit) KeyEvents(ctx context.Context, events []envelope.Event) error {
 	for _, k := range events {
-		if err := a.rec.Record(ctx, keyRotationEvent(k, "cli", a.user)); err != nil {
+		if err := a.Record(ctx, keyRotationEvent(k, "cli", a.user)); err != nil {
 			return fmt.Errorf("audit key event (the change was made; its admin event is recorded): %w", err)
 		}
 	}
@@ -146,10 +174,13 @@ func osUser() string {
 	return fmt.Sprintf("uid:%d", os.Getuid())
 }
 
-// keysAdmin is an audited `bulwark keys` command: the key manager with its events
-// captured (including keys it creates on open), and the admin audit that records them.
+// keysAdmin is an audited CLI command on the state dir's keys (`bulwark keys`, `bulwark
+// svid`): the key manager with its events captured (including keys it creates on open, or
+// when opening the audit log migrates its key), the master key (which opens key files of
+// earlier versions), and the admin audit that records them.
 type keysAdmin struct {
 	*adminAudit
+	mk     *keys.MasterKey
 	mu     sync.Mutex
 	events []envelope.Event
 }
@@ -158,7 +189,12 @@ type keysAdmin struct {
 // the command acts only when it returns no error.
 func startKeysAdmin(cmd *cobra.Command, stateDir, resource string) (*envelope.Manager, *keysAdmin, error) {
 	ka := &keysAdmin{}
-	m, err := openKeyManagerWith(cmd.Context(), stateDir, envelope.Options{OnEvent: func(e envelope.Event) {
+	st, mk, err := loadStateMasterKey(stateDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	ka.mk = mk
+	m, err := envelope.Open(cmd.Context(), st.keysDir(), envelope.FileMaster(mk), envelope.Options{OnEvent: func(e envelope.Event) {
 		ka.mu.Lock()
 		ka.events = append(ka.events, e)
 		ka.mu.Unlock()
@@ -166,11 +202,7 @@ func startKeysAdmin(cmd *cobra.Command, stateDir, resource string) (*envelope.Ma
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := newState(stateDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	if ka.adminAudit, err = openAdminAudit(st, st.auditLogPath()); err != nil {
+	if ka.adminAudit, err = openAdminAudit(st, st.auditLogPath(), m); err != nil {
 		return nil, nil, err
 	}
 	if err := ka.Command(cmd.Context(), cmd, resource, ""); err != nil {
@@ -180,13 +212,17 @@ func startKeysAdmin(cmd *cobra.Command, stateDir, resource string) (*envelope.Ma
 	return m, ka, nil
 }
 
-// finish records the key events the command caused and closes the audit; actErr is the
-// command's own error, which wins.
+// finish records the key events the command caused (some, when it failed half-way),
+// then its failure event if actErr is set, and closes the audit; actErr is the command's
+// own error, which wins.
 func (ka *keysAdmin) finish(ctx context.Context, actErr error) error {
 	ka.mu.Lock()
 	events := ka.events
 	ka.mu.Unlock()
 	err := ka.KeyEvents(ctx, events)
+	if actErr != nil {
+		err = errors.Join(err, ka.Failed(ctx, actErr))
+	}
 	if cerr := ka.Close(); err == nil {
 		err = cerr
 	}

@@ -1,22 +1,26 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/audit/audittest"
 	"github.com/bulwark-security/bulwark/internal/audit/spool"
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/secrets"
 )
 
 // newAdminState is a state dir with a master key (as after `bulwark up`) and no audit log.
@@ -36,7 +40,7 @@ func newAdminState(t *testing.T) (state, *keys.MasterKey) {
 
 func openTestLog(t *testing.T, st state, mk *keys.MasterKey) *auditlog.Log {
 	t.Helper()
-	l, err := auditlog.Open(auditlog.Options{Path: st.auditLogPath(), Origin: "bank.local/audit", MasterKey: mk,
+	l, err := auditlog.Open(auditlog.Options{Path: st.auditLogPath(), Origin: "bank.local/audit", Keys: testStateKeys(t, st, mk), MasterKey: mk,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +62,7 @@ func spooled(t *testing.T, st state) []audit.Event {
 	}
 	var out []audit.Event
 	for _, r := range b.Records {
-		var e audit.Event
+		var e audit.Event // not strict: tests put records that are not events in the spool
 		if err := json.Unmarshal(r, &e); err != nil {
 			t.Fatal(err)
 		}
@@ -70,55 +74,42 @@ func spooled(t *testing.T, st state) []audit.Event {
 // logged reads the events file of the log.
 func logged(t *testing.T, st state) []audit.Event {
 	t.Helper()
-	f, err := os.Open(st.auditLogPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []audit.Event
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e audit.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, e)
-	}
-	return out
+	return audittest.Read(t, st.auditLogPath())
 }
 
-// exact checks every field of got against want; ids and times only for being set and
-// recent (they are random and the clock's).
+// exact checks every field of got against want (audittest.Equal: ids and times only for
+// form). A command's request id is random, so each one is first replaced by "cmd1",
+// "cmd2", … in order of appearance: want then shows which events one command recorded.
 func exact(t *testing.T, got, want []audit.Event) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d events, want %d:\n got %+v\nwant %+v", len(got), len(want), got, want)
-	}
-	for i := range got {
-		g := got[i]
-		if len(g.ID) != 32 || time.Since(g.Time) > time.Minute || time.Since(g.Time) < 0 {
-			t.Errorf("event %d: id %q time %v, want a 32-hex id and a time of now", i, g.ID, g.Time)
+	labels := map[string]string{}
+	for i, e := range got {
+		if e.RequestID == "" {
+			continue
 		}
-		g.ID, g.Time = "", time.Time{}
-		if !reflect.DeepEqual(g, want[i]) {
-			t.Errorf("event %d:\n got %+v\nwant %+v", i, g, want[i])
+		if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(e.RequestID) {
+			t.Errorf("event %d: request_id %q, want 32 hex digits", i, e.RequestID)
 		}
+		if _, ok := labels[e.RequestID]; !ok {
+			labels[e.RequestID] = fmt.Sprintf("cmd%d", len(labels)+1)
+		}
+		got[i].RequestID = labels[e.RequestID]
 	}
+	audittest.Equal(t, got, want)
 }
 
 // TestKeysRotateAuditedToLog: with the log free (no `up` running), `keys rotate` appends
 // the admin event (before it acts) and the key events to the log itself, which verifies.
 func TestKeysRotateAuditedToLog(t *testing.T) {
 	st, mk := newAdminState(t)
-	openTestLog(t, st, mk).Close()
+	openTestLog(t, st, mk).Close() // makes kek v1: the key manager wraps the log's key
 	if out, code := runKeys(t, "rotate", "--kek", "--state-dir", st.dir); code != 0 {
 		t.Fatalf("rotate: exit %d: %s", code, out)
 	}
 	u := osUser()
 	exact(t, logged(t, st), []audit.Event{
-		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek"},
-		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "create: version 1"},
-		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2"},
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek", RequestID: "cmd1"},
+		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2", RequestID: "cmd1"},
 	})
 	rep, err := auditlog.Verify(auditlog.VerifyOptions{Path: st.auditLogPath()})
 	if err != nil || !rep.OK {
@@ -144,11 +135,12 @@ func TestKeysAuditedThroughSpool(t *testing.T) {
 	}
 	u := osUser()
 	want := []audit.Event{
-		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek"},
-		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2"},
-		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rewrap --state-dir", Resource: "data keys"},
-		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys retire --kek-version --state-dir", Resource: "kek version 1"},
-		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "retire: version 1"},
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek", RequestID: "cmd1"},
+		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2", RequestID: "cmd1"},
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rewrap --state-dir", Resource: "data keys", RequestID: "cmd2"},
+		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "data/control/audit-checkpoint", Reason: "rewrap: version 1, kek version 2, from kek version 1", RequestID: "cmd2"}, // the log's key
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys retire --kek-version --state-dir", Resource: "kek version 1", RequestID: "cmd3"},
+		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "retire: version 1", RequestID: "cmd3"},
 	}
 	exact(t, spooled(t, st), want)
 
@@ -206,4 +198,51 @@ func TestAdminDrainRefusesForeignRecords(t *testing.T) {
 	l.Close()
 	deny := audit.Event{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Deny, Reason: "admin audit spool: a record that is not a CLI audit event was dropped"}
 	exact(t, logged(t, st), []audit.Event{deny, deny})
+}
+
+// TestAdminFailureFollowsTheAdminEvent: `keys retire` of the primary KEK version is refused
+// by the key manager after its admin event was recorded; a failure event with the same
+// request id follows it, so the log does not read as if the version was retired.
+func TestAdminFailureFollowsTheAdminEvent(t *testing.T) {
+	st, mk := newAdminState(t)
+	openTestLog(t, st, mk).Close()
+	if out, code := runKeys(t, "rotate", "--kek", "--state-dir", st.dir); code != 0 {
+		t.Fatalf("rotate: exit %d: %s", code, out)
+	}
+	out, code := runKeys(t, "retire", "--kek-version", "2", "--state-dir", st.dir)
+	if code != 1 || !strings.Contains(out, "is the primary") {
+		t.Fatalf("retire the primary: exit %d: %s; want the key manager's refusal", code, out)
+	}
+	u := osUser()
+	retire := audit.Event{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u,
+		Reason: "bulwark keys retire --kek-version --state-dir", Resource: "kek version 2", RequestID: "cmd2"}
+	failed := retire
+	failed.Outcome = audit.Failure
+	failed.Reason = retire.Reason + ": failed: error (printed by the command, not recorded: it could name a secret)"
+	exact(t, logged(t, st), []audit.Event{
+		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek", RequestID: "cmd1"},
+		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2", RequestID: "cmd1"},
+		retire, failed,
+	})
+	if rep, err := auditlog.Verify(auditlog.VerifyOptions{Path: st.auditLogPath()}); err != nil || !rep.OK {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}
+
+// TestFailureCauseQuotesNoError: the cause in a failure event comes from a fixed list;
+// whatever the error's text holds (here a secret path) stays out.
+func TestFailureCauseQuotesNoError(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("secret ops/db-root: %w", secrets.ErrCASMismatch), "check-and-set version does not match the current version"},
+		{fmt.Errorf("put ops/db-root: %w", context.Canceled), "interrupted"},
+		{fmt.Errorf("open /state/secrets/ops/db-root: %w", fs.ErrPermission), "permission denied"},
+		{errors.New("vault: write ops/db-root: 500"), "error (printed by the command, not recorded: it could name a secret)"},
+	} {
+		if got := failureCause(c.err); got != c.want || strings.Contains(got, "db-root") {
+			t.Errorf("failureCause(%q) = %q, want %q", c.err, got, c.want)
+		}
+	}
 }

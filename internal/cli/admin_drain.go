@@ -96,8 +96,9 @@ func (d *adminDrain) drain(ctx context.Context) (int, error) {
 	}
 }
 
-// adminSpoolEvent decodes a spooled record. Only CLI admin, key and secret events belong in
-// the spool (a 0700 directory of the state dir); anything else is not appended as given
+// adminSpoolEvent decodes a spooled record. Only CLI admin, key, secret and svid events, and
+// the control plane's key events of a failed start, belong in the spool (a 0700 directory
+// of the state dir); anything else is not appended as given
 // but replaced by a deny event saying so, so that it is neither lost silently nor able to
 // pass itself off as another role's event. The deny event's id is derived from the record,
 // so that draining the record again after a crash does not record it twice either.
@@ -122,12 +123,14 @@ func checkAdminSpoolEvent(e audit.Event) error {
 	switch {
 	case e.ID == "" || e.Time.IsZero():
 		return errors.New("no id or time")
-	case e.Component != "cli":
-		return errors.New("component is not cli")
-	case e.Kind != audit.KindAdmin && e.Kind != audit.KindKeyRotation && e.Kind != audit.KindSecret:
-		return errors.New("not a kind the CLI records")
 	case e.Reporter != "":
 		return errors.New("reporter is set")
+	case e.Component == "control" && e.Kind == audit.KindKeyRotation:
+		// A control-plane start that failed before its log took them (spillHeldKeyEvents).
+	case e.Component != "cli":
+		return errors.New("component is not cli")
+	case e.Kind != audit.KindAdmin && e.Kind != audit.KindKeyRotation && e.Kind != audit.KindSecret && e.Kind != audit.KindSVID:
+		return errors.New("not a kind the CLI records")
 	}
 	return nil
 }

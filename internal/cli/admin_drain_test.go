@@ -37,7 +37,7 @@ func TestAdminDrainIdempotent(t *testing.T) {
 		name := map[bool]string{true: "restart", false: "retry"}[restart]
 		t.Run(name, func(t *testing.T) {
 			st, mk := newAdminState(t)
-			held := openTestLog(t, st, mk) // a running `up` holds the log: the CLI spools
+			held := openTestLog(t, st, mk) // a running `up` holds the log (and made kek v1): the CLI spools
 			defer held.Close()
 			if out, code := runKeys(t, "rotate", "--kek", "--state-dir", st.dir); code != 0 {
 				t.Fatalf("rotate: exit %d: %s", code, out)
@@ -50,7 +50,7 @@ func TestAdminDrainIdempotent(t *testing.T) {
 				t.Fatal(err)
 			}
 			sp.Close()
-			const spooledEvents = 4
+			const spooledEvents = 3
 
 			discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 			first, err := newUpAdminDrain(st, held, discard)
@@ -88,9 +88,8 @@ func TestAdminDrainIdempotent(t *testing.T) {
 			}
 			u := osUser()
 			exact(t, got, []audit.Event{
-				{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek"},
-				{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "create: version 1"},
-				{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2"},
+				{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek", RequestID: "cmd1"},
+				{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2", RequestID: "cmd1"},
 				{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Deny, Reason: "admin audit spool: a record that is not a CLI audit event was dropped"},
 			})
 		})

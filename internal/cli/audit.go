@@ -163,7 +163,7 @@ func newAuditQueryCmd(f *auditFlags) *cobra.Command {
 	fl.StringVar(&flt.Component, "component", "", "component (gateway, sidecar/ledger, ...)")
 	fl.StringVar(&flt.User, "user", "", "end-user subject")
 	fl.StringVar(&flt.Caller, "caller", "", "caller SPIFFE ID")
-	fl.StringVar(&flt.Outcome, "outcome", "", "allow or deny")
+	fl.StringVar(&flt.Outcome, "outcome", "", "allow, deny or failure (an admin command that failed after its admin event)")
 	return cmd
 }
 

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
@@ -51,7 +53,7 @@ func openRoleAudit(ctx context.Context, cfg *config.Config, st state, role strin
 	var sender ship.Sender
 	switch cfg.Audit.Transport {
 	case config.AuditTransportNATS:
-		nc, js, err := auditnats.Connect(ctx, cfg.Audit.NATS.URL, cfg.Audit.NATS.Stream, "bulwark "+role)
+		nc, js, err := auditnats.Connect(ctx, cfg.Audit.NATS.URL, cfg.Audit.NATS.Stream, "bulwark "+role, natsTLS(cfg, src))
 		if err != nil {
 			sp.Close()
 			return nil, err
@@ -109,10 +111,14 @@ func reporters(cfg *config.Config) map[spiffeid.ID]string {
 	return m
 }
 
-func openCollector(ctx context.Context, cfg *config.Config, st state, mk *keys.MasterKey, src *workloadapi.X509Source, log *slog.Logger) (*collector, error) {
+func openCollector(ctx context.Context, cfg *config.Config, st state, mk *keys.MasterKey, km auditlog.KeyManager, src *workloadapi.X509Source, log *slog.Logger) (*collector, error) {
 	log = log.With("component", "audit")
+	d, err := auditlog.ParseDurability(cfg.Audit.Durability)
+	if err != nil {
+		return nil, err
+	}
 	l, err := auditlog.Open(auditlog.Options{
-		Path: collectorLogPath(cfg, st), Origin: cfg.TD.Name() + "/audit", MasterKey: mk,
+		Path: collectorLogPath(cfg, st), Origin: cfg.TD.Name() + "/audit", Keys: km, MasterKey: mk, Durability: d,
 		WitnessDir: cfg.Audit.WitnessDir, CheckpointInterval: cfg.Audit.CheckpointInterval, Log: log,
 	})
 	if err != nil {
@@ -126,7 +132,7 @@ func openCollector(ctx context.Context, cfg *config.Config, st state, mk *keys.M
 	col := &collector{Collector: c, log: l, Parts: []part{{name: "audit checkpoints", run: l.Run},
 		{name: "admin audit drain", run: (&adminDrain{dir: st.adminSpoolDir(), rec: c, log: log}).Run}}} // CLI commands' events (admin_drain.go)
 	if cfg.Audit.Transport == config.AuditTransportNATS {
-		nc, js, err := auditnats.Connect(ctx, cfg.Audit.NATS.URL, cfg.Audit.NATS.Stream, "bulwark collector")
+		nc, js, err := auditnats.Connect(ctx, cfg.Audit.NATS.URL, cfg.Audit.NATS.Stream, "bulwark collector", natsTLS(cfg, src))
 		if err != nil {
 			l.Close()
 			return nil, err
@@ -141,4 +147,13 @@ func openCollector(ctx context.Context, cfg *config.Config, st state, mk *keys.M
 // handler serves the collector's HTTP API (POST /v1/audit/events).
 func (c *collector) handler(log *slog.Logger) http.Handler {
 	return &collect.Handler{Collector: c.Collector, Log: log.With("component", "audit")}
+}
+
+// natsTLS is the TLS of a tls:// audit.nats.url: the role's SVID from src, the server
+// verified as audit.nats.server_id against src's bundle when set; nil for nats://.
+func natsTLS(cfg *config.Config, src *workloadapi.X509Source) *tls.Config {
+	if !strings.HasPrefix(cfg.Audit.NATS.URL, "tls://") {
+		return nil
+	}
+	return auditnats.TLSConfig(src, src, cfg.Audit.NATS.Server)
 }

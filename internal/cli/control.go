@@ -41,10 +41,11 @@ func newControlCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			km, caKeyEvents, err := openStateKeys(cmd.Context(), st, mk)
+			km, err := openStateKeys(cmd.Context(), st, mk) // its events are held until newControlAPIs audits them
 			if err != nil {
 				return err
 			}
+			defer spillHeldKeyEvents(km, st, log) // a failed start's (statekeys.go)
 			ca, _, err := identity.LoadOrCreateCA(cmd.Context(), st.caDir(), mk, km, cfg.TD, time.Now)
 			if err != nil {
 				return err
@@ -79,7 +80,7 @@ func newControlCmd() *cobra.Command {
 					return g.abort(err)
 				}
 				// The gateway derives the issuer the same way (cfg.Issuer(cfg.Gateway.Listen)).
-				al, err := openCollector(g.ctx, cfg, st, mk, src, log) // the control plane's own events and the roles' (audit_delivery.go)
+				al, err := openCollector(g.ctx, cfg, st, mk, km, src, log) // the control plane's own events and the roles' (audit_delivery.go)
 				if err != nil {
 					return g.abort(err)
 				}
@@ -103,11 +104,10 @@ func newControlCmd() *cobra.Command {
 				for _, p := range exports {
 					g.start(p)
 				}
-				apis, err := newControlAPIs(g.ctx, cfg, st, mk, al, log)
+				apis, err := newControlAPIs(g.ctx, cfg, st, km, al, log) // audits the key events from here on, and those held
 				if err != nil {
 					return g.abort(fmt.Errorf("control plane APIs: %w", err))
 				}
-				caKeyEvents.flush(controlKeyEvents(g.ctx, al, log)) // statekeys.go
 				defer apis.Close()
 				apis.api.Handle(collect.Prefix, al.handler(log))
 				gatewayHandler := gatewayOnlyNotFound()

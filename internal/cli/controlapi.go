@@ -17,7 +17,6 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/control"
-	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/policy/authz"
 	"github.com/bulwark-security/bulwark/internal/proxy"
@@ -47,12 +46,12 @@ func (c *controlAPIs) Close() error {
 
 // newControlAPIs opens the secret store and registers every workload API. To add one,
 // register it here with one line, e.g. c.api.Handle("/v1/tokens/", tokensAPI).
-func newControlAPIs(ctx context.Context, cfg *config.Config, st state, mk *keys.MasterKey, rec audit.Recorder, log *slog.Logger) (*controlAPIs, error) {
+//
+// km is the process's key manager (openStateKeys): newControlAPIs attaches rec as its
+// audit hook first, which records the key events held since the process opened it.
+func newControlAPIs(ctx context.Context, cfg *config.Config, st state, km *envelope.Manager, rec audit.Recorder, log *slog.Logger) (*controlAPIs, error) {
 	c := &controlAPIs{api: control.NewAPI()}
-	km, err := envelope.Open(ctx, st.keysDir(), envelope.FileMaster(mk), envelope.Options{OnEvent: controlKeyEvents(ctx, rec, log)}) // audited (controlkeys.go)
-	if err != nil {
-		return nil, fmt.Errorf("key manager: %w", err)
-	}
+	km.SetOnEvent(keyEventsHook(ctx, rec, "control", log)) // controlkeys.go
 	c.keys = km
 	backend, err := openSecretBackend(ctx, cfg, st, km)
 	if err != nil {

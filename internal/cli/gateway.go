@@ -2,12 +2,14 @@ package cli
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/gateway"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/ratelimit"
 )
 
@@ -40,20 +42,27 @@ func newGatewayCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s := &stack{cfg: cfg, st: st, gatewayLn: ln}
-			if cfg.Gateway.TLS.CertFile == "" {
-				if s.mk, err = openMasterKey(st, cmd.OutOrStdout()); err != nil {
-					return err
-				}
-			}
-			if err := s.loadEdgeCert(); err != nil {
-				return err
-			}
 			al, err := openRoleAudit(cmd.Context(), cfg, st, "gateway", src, log)
 			if err != nil {
 				return err
 			}
 			defer al.Close()
+			s := &stack{cfg: cfg, st: st, gatewayLn: ln}
+			if cfg.Gateway.TLS.CertFile == "" {
+				// The generated edge keys are wrapped by the state dir's key manager: the
+				// control plane's when the gateway shares its state dir, else one of its
+				// own. The keys it creates are audited as the gateway's, through its spool.
+				if s.mk, err = openMasterKey(st, cmd.OutOrStdout()); err != nil {
+					return err
+				}
+				hook := keyEventsHook(cmd.Context(), al, config.GatewayName, log)
+				if s.keys, err = envelope.Open(cmd.Context(), st.keysDir(), envelope.FileMaster(s.mk), envelope.Options{OnEvent: hook}); err != nil {
+					return fmt.Errorf("key manager: %w", err)
+				}
+			}
+			if err := s.loadEdgeCert(); err != nil {
+				return err
+			}
 			peers := peersFromConfig(cfg, log)
 			trust, trustParts, err := newTokenTrust(cfg, cfg.Issuer(cfg.Gateway.Listen), src, src, peers[config.ControlName], log.With("component", "authn"))
 			if err != nil {

@@ -152,19 +152,29 @@ func openKeyManager(ctx context.Context, stateDir string) (*envelope.Manager, er
 
 // openKeyManagerWith is openKeyManager with options (OnEvent for the admin audit).
 func openKeyManagerWith(ctx context.Context, stateDir string, opts envelope.Options) (*envelope.Manager, error) {
-	st, err := newState(stateDir)
-	if err != nil {
-		return nil, err
-	}
-	path := st.masterKeyPath()
-	mk, err := keys.LoadMasterKey(path)
-	if errors.Is(err, fs.ErrNotExist) && os.Getenv(keys.EnvMasterKeyFile) == "" {
-		return nil, fmt.Errorf("no master key at %s: run `bulwark up --state-dir %s` first, or set %s", path, stateDir, keys.EnvMasterKeyFile)
-	}
+	st, mk, err := loadStateMasterKey(stateDir)
 	if err != nil {
 		return nil, err
 	}
 	return envelope.Open(ctx, st.keysDir(), envelope.FileMaster(mk), opts)
+}
+
+// loadStateMasterKey loads the state dir's existing master key ($BULWARK_MASTER_KEY_FILE or
+// <state>/master.key), never creating one: a new one could not open the keys that are there.
+func loadStateMasterKey(stateDir string) (state, *keys.MasterKey, error) {
+	st, err := newState(stateDir)
+	if err != nil {
+		return state{}, nil, err
+	}
+	path := st.masterKeyPath()
+	mk, err := keys.LoadMasterKey(path)
+	if errors.Is(err, fs.ErrNotExist) && os.Getenv(keys.EnvMasterKeyFile) == "" {
+		return state{}, nil, fmt.Errorf("no master key at %s: run `bulwark up --state-dir %s` first, or set %s", path, stateDir, keys.EnvMasterKeyFile)
+	}
+	if err != nil {
+		return state{}, nil, err
+	}
+	return st, mk, nil
 }
 
 func printEvents(w io.Writer, events []envelope.Event, asJSON bool) error {

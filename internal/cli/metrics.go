@@ -110,15 +110,18 @@ func (t *tokenTrust) watchMetrics(reg *metrics.Registry) error {
 	return reg.WatchRevocationFeed(t.follower.Failures)
 }
 
-// watchSpool publishes the depth of a role's audit spool (events not yet acknowledged by
-// the collector). The delivery lag gauge (metrics.AuditSpoolStats.Lag) is for the shipper
-// to feed once it tracks the age of its oldest undelivered event.
+// watchSpool publishes a standalone role's audit spool: its depth, its bound and the
+// delivery lag (the age of the oldest event the collector has not acknowledged).
 func watchSpool(reg *metrics.Registry, sp *spool.Spool) error {
 	if reg == nil || sp == nil {
 		return nil
 	}
-	return reg.WatchAuditSpool(metrics.AuditSpoolStats{Depth: func() (int64, int64) {
-		s := sp.Stats()
-		return s.Events, s.Bytes
-	}})
+	return reg.WatchAuditSpool(metrics.AuditSpoolStats{
+		Depth: func() (int64, int64) {
+			s := sp.Stats()
+			return s.Events, s.Bytes
+		},
+		MaxBytes: sp.Stats().MaxBytes,
+		Lag:      sp.Lag,
+	})
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -60,7 +61,7 @@ func newSecretsPutCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			al, err := openAdminAudit(st, collectorLogPath(cfg, st)) // the log, or the admin spool (admin_audit.go)
+			al, err := openAdminAudit(st, collectorLogPath(cfg, st), km) // the log, or the admin spool (admin_audit.go)
 			if err != nil {
 				return err
 			}
@@ -69,7 +70,7 @@ func newSecretsPutCmd() *cobra.Command {
 			if err := al.Command(ctx, cmd, "", hasher.Hash(path)); err != nil {
 				return err
 			}
-			if err := al.rec.Record(ctx, audit.Event{Kind: audit.KindSecret, Component: "cli", Outcome: audit.Allow, Reason: "write", Caller: "operator", User: al.user, PathHMAC: hasher.Hash(path)}); err != nil {
+			if err := al.Record(ctx, audit.Event{Kind: audit.KindSecret, Component: "cli", Outcome: audit.Allow, Reason: "write", Caller: "operator", User: al.user, PathHMAC: hasher.Hash(path)}); err != nil {
 				return fmt.Errorf("audit (nothing was changed): %w", err)
 			}
 			var o secrets.WriteOptions
@@ -78,6 +79,10 @@ func newSecretsPutCmd() *cobra.Command {
 			}
 			vm, err := backend.Put(ctx, path, data, o)
 			if err != nil {
+				// The write was audited before it was tried: record that it did not happen.
+				if ferr := al.Failed(ctx, err); ferr != nil {
+					return errors.Join(err, ferr)
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote version %d\n", vm.Version)

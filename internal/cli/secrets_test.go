@@ -77,8 +77,13 @@ func TestSecretsPutAndHash(t *testing.T) {
 	}
 	// No `up` has made the audit log yet: the events wait in the admin spool (admin_audit.go).
 	h, u := strings.TrimSpace(hash), osUser()
+	cmd := func(id string, e audit.Event) audit.Event { e.RequestID = id; return e }
 	admin := audit.Event{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark secrets put --cas --data-file --file --state-dir", PathHMAC: h}
 	write := audit.Event{Kind: audit.KindSecret, Component: "cli", Outcome: audit.Allow, Reason: "write", Caller: "operator", User: u, PathHMAC: h}
-	exact(t, spooled(t, st), []audit.Event{admin, write, admin, write}) // the second put was audited, then refused by check-and-set
+	failed := admin
+	failed.Outcome, failed.Reason = audit.Failure, admin.Reason+": failed: check-and-set version does not match the current version"
+	// The second put was audited, then refused by check-and-set: its failure follows, with
+	// its request id. The refused inputs after it were refused before any event.
+	exact(t, spooled(t, st), []audit.Event{cmd("cmd1", admin), cmd("cmd1", write), cmd("cmd2", admin), cmd("cmd2", write), cmd("cmd2", failed)})
 
 }

@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/identity"
 )
 
@@ -43,11 +45,11 @@ func newSVIDCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--service: %w", err)}
 			}
-			mk, err := openMasterKey(st, cmd.ErrOrStderr())
+			_, mk, err := loadStateMasterKey(stateDir) // never a new one: it could not open the CA
 			if err != nil {
 				return err
 			}
-			km, _, err := openStateKeys(cmd.Context(), st, mk)
+			km, err := openStateKeys(cmd.Context(), st, mk) // its events (keys of a migrated CA) are held for the admin audit
 			if err != nil {
 				return err
 			}
@@ -55,12 +57,29 @@ func newSVIDCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svid, err := ca.IssueSVID(id, ttl)
+			// Minting is audited like the Workload API's: an admin event before, the svid
+			// event before the files are written, a failure event if it fails in between.
+			al, err := openAdminAudit(st, st.auditLogPath(), km)
 			if err != nil {
 				return err
 			}
-			if err := identity.WriteSVIDFiles(outDir, svid, ca.Bundle()); err != nil {
+			defer al.Close()
+			ctx := cmd.Context()
+			if err := al.Command(ctx, cmd, id.String(), ""); err != nil {
 				return err
+			}
+			if err := al.KeyEvents(ctx, takeHeldKeyEvents(km)); err != nil {
+				return err
+			}
+			svid, err := ca.IssueSVID(id, ttl)
+			if err == nil {
+				err = al.Record(ctx, svidEvent(svid, al.user))
+			}
+			if err == nil {
+				err = identity.WriteSVIDFiles(outDir, svid, ca.Bundle())
+			}
+			if err != nil {
+				return errors.Join(err, al.Failed(ctx, err))
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s SVID (expires %s) to %s\n", id, svid.Certificates[0].NotAfter.Format(time.RFC3339), outDir)
 			return nil
@@ -74,4 +93,13 @@ func newSVIDCmd() *cobra.Command {
 	_ = cmd.MarkFlagRequired("service")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// svidEvent is the audit event of an SVID minted by `bulwark svid` for user: the same as
+// the Workload API's (identity.WorkloadAPI), from component cli.
+func svidEvent(svid *x509svid.SVID, user string) audit.Event {
+	leaf := svid.Certificates[0]
+	exp := leaf.NotAfter.UTC()
+	return audit.Event{Kind: audit.KindSVID, Component: "cli", Outcome: audit.Allow, Reason: "x509-svid issued",
+		User: user, Resource: svid.ID.String(), Serial: leaf.SerialNumber.Text(16), Expires: &exp}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/gateway"
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/oidc"
 	"github.com/bulwark-security/bulwark/internal/ratelimit"
 	"github.com/bulwark-security/bulwark/internal/reload"
@@ -70,7 +71,8 @@ type stack struct {
 	cfg       *config.Config
 	st        state
 	mk        *keys.MasterKey
-	keyEvents *keyEventBuffer // key events of the CA's start, audited once the control plane runs
+	keys      *envelope.Manager // the state dir's one key manager (statekeys.go)
+	log       *slog.Logger
 	ca        *identity.CA
 	audit     *auditlog.Log // the tamper-evident log; every role of up records into it
 	gatewayLn net.Listener
@@ -169,11 +171,10 @@ func startStack(g *group, s *stack, log *slog.Logger) (_ Endpoints, closeAll fun
 		peers[name] = ln.Addr().String()
 	}
 
-	apis, err := newControlAPIs(g.ctx, cfg, s.st, s.mk, mx.reg(config.ControlName).Recorder(s.audit, nil), log)
+	apis, err := newControlAPIs(g.ctx, cfg, s.st, s.keys, mx.reg(config.ControlName).Recorder(s.audit, nil), log) // audits the key events from here on, and those held since the start
 	if err != nil {
 		return Endpoints{}, closeAll, fmt.Errorf("control plane APIs: %w", err)
 	}
-	s.keyEvents.flush(controlKeyEvents(g.ctx, mx.reg(config.ControlName).Recorder(s.audit, nil), log)) // statekeys.go
 	closers = append(closers, apis.Close)
 	if slices.ContainsFunc(cfg.Services, func(s config.Service) bool { return hasBankApp(s.Name) }) {
 		if err := seedBankSecrets(g.ctx, apis.secrets); err != nil {

@@ -12,10 +12,16 @@ import (
 // and one file means one truth to verify. Opening it refuses a log whose checkpointed
 // records were changed, so `up` does not sign new checkpoints over tampering.
 func (s *stack) openAuditLog(log *slog.Logger) (*auditlog.Log, error) {
+	d, err := auditlog.ParseDurability(s.cfg.Audit.Durability)
+	if err != nil {
+		return nil, err
+	}
 	return auditlog.Open(auditlog.Options{
+		Durability:         d,
 		Path:               s.auditPath(),
 		Origin:             s.cfg.TD.Name() + "/audit",
-		MasterKey:          s.mk,
+		Keys:               s.keys, // wraps the checkpoint signing key
+		MasterKey:          s.mk,   // opens a key of earlier versions, to migrate it
 		WitnessDir:         s.cfg.Audit.WitnessDir,
 		CheckpointInterval: s.cfg.Audit.CheckpointInterval,
 		Log:                log.With("component", "audit"),

@@ -26,7 +26,7 @@ func prepareStack(cfg *config.Config, out io.Writer, log *slog.Logger) (*stack, 
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{cfg: cfg, st: st, sidecarLn: map[string]net.Listener{}, meshLn: map[string]net.Listener{}, appLn: map[string]net.Listener{}}
+	s := &stack{cfg: cfg, st: st, log: log, sidecarLn: map[string]net.Listener{}, meshLn: map[string]net.Listener{}, appLn: map[string]net.Listener{}}
 	if err := s.bindTCP(); err != nil {
 		s.close()
 		return nil, err
@@ -68,12 +68,10 @@ func (s *stack) createState(out io.Writer, log *slog.Logger) error {
 	if s.mk, err = openMasterKey(st, out); err != nil {
 		return err
 	}
-	km, keyEvents, err := openStateKeys(context.Background(), st, s.mk)
-	if err != nil {
+	if s.keys, err = openStateKeys(context.Background(), st, s.mk); err != nil {
 		return err
 	}
-	s.keyEvents = keyEvents
-	ca, created, err := identity.LoadOrCreateCA(context.Background(), st.caDir(), s.mk, km, cfg.TD, time.Now)
+	ca, created, err := identity.LoadOrCreateCA(context.Background(), st.caDir(), s.mk, s.keys, cfg.TD, time.Now)
 	if err != nil {
 		return fmt.Errorf("workload CA: %w", err)
 	}
@@ -145,7 +143,7 @@ func (s *stack) loadEdgeCert() error {
 		return nil
 	}
 	host, _, _ := net.SplitHostPort(s.gatewayLn.Addr().String())
-	cert, caPath, err := identity.LoadOrCreateEdgeCert(s.st.edgeDir(), s.mk, edgeHosts(s.cfg, host), time.Now)
+	cert, caPath, err := identity.LoadOrCreateEdgeCert(context.Background(), s.st.edgeDir(), s.mk, s.keys, edgeHosts(s.cfg, host), time.Now)
 	if err != nil {
 		return fmt.Errorf("edge certificate: %w", err)
 	}
@@ -169,7 +167,8 @@ func edgeHosts(cfg *config.Config, listenHost string) []string {
 	return hosts
 }
 
-// close releases the listeners and the audit log.
+// close releases the listeners and the audit log, and spools the key events of a start
+// that failed before they could be audited.
 func (s *stack) close() {
 	for _, ln := range []net.Listener{s.gatewayLn, s.controlLn} {
 		if ln != nil {
@@ -180,6 +179,9 @@ func (s *stack) close() {
 		for _, ln := range m {
 			ln.Close()
 		}
+	}
+	if s.keys != nil {
+		spillHeldKeyEvents(s.keys, s.st, s.log)
 	}
 	if s.audit != nil {
 		s.audit.Close()

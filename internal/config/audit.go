@@ -10,7 +10,16 @@ const (
 	maxCheckpointInterval     = time.Hour
 )
 
+// Audit durabilities (Audit.Durability).
+const (
+	AuditDurabilityWrite = "write"
+	AuditDurabilityFsync = "fsync"
+)
+
 func (c *Config) applyAuditDefaults() {
+	if c.Audit.Durability == "" {
+		c.Audit.Durability = AuditDurabilityWrite
+	}
 	if c.Audit.CheckpointInterval == 0 {
 		c.Audit.CheckpointInterval = defaultCheckpointInterval
 	}
@@ -21,6 +30,9 @@ func (c *Config) applyAuditDefaults() {
 func (c *Config) validateAudit() []error {
 	errs := c.validateExport()
 	errs = append(errs, c.validateDelivery()...)
+	if d := c.Audit.Durability; d != AuditDurabilityWrite && d != AuditDurabilityFsync {
+		errs = append(errs, c.errAt("audit.durability", "must be %q or %q, got %q", AuditDurabilityWrite, AuditDurabilityFsync, d))
+	}
 	if d := c.Audit.CheckpointInterval; d < minCheckpointInterval || d > maxCheckpointInterval {
 		errs = append(errs, c.errAt("audit.checkpoint_interval", "must be between 1s and 1h, got %s", d))
 	}

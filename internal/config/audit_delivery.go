@@ -3,6 +3,8 @@ package config
 import (
 	"net/url"
 	"regexp"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
 // Audit delivery transports.
@@ -19,8 +21,16 @@ const (
 
 // AuditNATS configures delivery of audit events through NATS JetStream.
 type AuditNATS struct {
-	// URL of the NATS server, e.g. nats://127.0.0.1:4222. Required with transport nats.
+	// URL of the NATS server, e.g. nats://127.0.0.1:4222, or tls://nats.example:4222 for
+	// TLS, in which every role presents its SVID as its client certificate. Required with
+	// transport nats.
 	URL string `yaml:"url"`
+	// ServerID is the SPIFFE ID of the NATS server's certificate (an SVID of this trust
+	// domain): with it the roles verify the server against the trust bundle instead of the
+	// system roots and the URL's host name. Only with a tls:// URL. Default: none.
+	ServerID string `yaml:"server_id"`
+	// Server is ServerID parsed (set by Load).
+	Server spiffeid.ID `yaml:"-"`
 	// Stream is the JetStream stream (created when missing; subject
 	// bulwark.audit.<stream>). Default BULWARK_AUDIT.
 	Stream string `yaml:"stream"`
@@ -39,6 +49,9 @@ func (c *Config) applyDeliveryDefaults() {
 	if a.NATS.Stream == "" {
 		a.NATS.Stream = defaultAuditStream
 	}
+	if id, err := spiffeid.FromString(a.NATS.ServerID); err == nil {
+		a.NATS.Server = id // an invalid one is reported by validateDelivery
+	}
 }
 
 func (c *Config) validateDelivery() []error {
@@ -53,6 +66,14 @@ func (c *Config) validateDelivery() []error {
 		u, err := url.Parse(a.NATS.URL)
 		if a.NATS.URL == "" || err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
 			errs = append(errs, c.errAt("audit.nats.url", "transport nats needs a nats:// or tls:// URL with a host"))
+		}
+		if a.NATS.ServerID != "" {
+			if err == nil && u.Scheme != "tls" {
+				errs = append(errs, c.errAt("audit.nats.server_id", "needs a tls:// audit.nats.url: over nats:// the server is not verified"))
+			}
+			if _, err := spiffeid.FromString(a.NATS.ServerID); err != nil {
+				errs = append(errs, c.errAt("audit.nats.server_id", "not a SPIFFE ID: %v", err))
+			}
 		}
 	default:
 		errs = append(errs, c.errAt("audit.transport", "must be %q or %q, got %q", AuditTransportHTTPS, AuditTransportNATS, a.Transport))

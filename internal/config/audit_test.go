@@ -25,3 +25,18 @@ func TestAuditCheckpointInterval(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditDurability(t *testing.T) {
+	c, err := Parse("bulwark.yaml", []byte(minimal))
+	if err != nil || c.Audit.Durability != "write" {
+		t.Fatalf("default: got %q, %v; want write", c.Audit.Durability, err)
+	}
+	c, err = Parse("bulwark.yaml", []byte(minimal+"audit:\n  durability: fsync\n"))
+	if err != nil || c.Audit.Durability != "fsync" {
+		t.Fatalf("fsync: got %q, %v", c.Audit.Durability, err)
+	}
+	_, err = Parse("bulwark.yaml", []byte(minimal+"audit:\n  durability: eventually\n"))
+	if err == nil || !strings.Contains(err.Error(), `audit.durability: must be "write" or "fsync", got "eventually"`) {
+		t.Errorf("bad value: got %v", err)
+	}
+}

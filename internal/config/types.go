@@ -242,6 +242,16 @@ type Audit struct {
 	// UnsafeFailOpen lets requests through when their audit event cannot be written.
 	// Default false: an authorization that cannot be audited is refused (503).
 	UnsafeFailOpen bool `yaml:"unsafe_fail_open"`
+	// Durability is what a request's audit event must reach before the request goes on:
+	// "write" (default): the audit log's file, through the kernel: the event survives any
+	// crash of Bulwark's processes, and is fsynced at once, batched with the events around
+	// it (checkpoints sign only fsynced events); a power loss or kernel crash can lose the
+	// last few milliseconds of events. "fsync": every request waits for its event's
+	// fsync, which costs throughput and latency on most disks (see bench/README.md).
+	// Either way a request whose event cannot be written is refused (503). Events that
+	// standalone roles deliver to the collector are always fsynced before they are
+	// acknowledged.
+	Durability string `yaml:"durability"`
 	// CheckpointInterval is how often a signed checkpoint of the audit log is published
 	// when events were added; one is also signed at shutdown. Default 5s, between 1s and 1h.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`

@@ -30,7 +30,9 @@
 //   - the edge certificate (LoadOrCreateEdgeCert): a separate self-signed "Bulwark edge CA" and
 //     a 90-day server certificate for localhost, 127.0.0.1, ::1 and any configured hosts. It
 //     never shares a root with the workload CA, so an SVID cannot serve as the edge
-//     certificate, nor the edge certificate as an SVID;
+//     certificate, nor the edge certificate as an SVID. Its keys are wrapped by the key
+//     manager too (service "gateway", purposes "edge-ca" and "edge-server"; keystore.go
+//     migrates the sealed ca.key and server.key of earlier versions, keeping the edge CA);
 //   - the mTLS configurations (ServerTLS, ClientTLS) and the SVID leaf checks that go-spiffe's
 //     verifier skips (CheckLeaf, Authorizer). Every check runs in the TLS handshake and fails
 //     closed.

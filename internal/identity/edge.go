@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,10 +20,11 @@ import (
 
 const (
 	edgeCACertFile     = "ca.pem"
-	edgeCAKeyFile      = "ca.key"
 	edgeServerCertFile = "server.pem"
-	edgeServerKeyFile  = "server.key"
 
+	// The keys as versions before the key manager sealed them (keystore.go migrates them).
+	edgeCAKeyFile        = "ca.key"
+	edgeServerKeyFile    = "server.key"
 	purposeEdgeCAKey     = "edge/ca.key"
 	purposeEdgeServerKey = "edge/server.key"
 
@@ -39,11 +41,16 @@ const (
 // The server certificate lasts 90 days and is reissued when it has expired, has less than a
 // third of its life left, does not match the hosts, was not signed by the current edge CA,
 // or its key is missing or not its own (an interrupted write); the edge CA is renewed on the
-// same one-third rule, and remade when its key is missing or not its own. Keys are sealed with mk. It returns the
-// certificate and the path of <dir>/ca.pem, the PEM bundle that verifies it.
-func LoadOrCreateEdgeCert(dir string, mk *keys.MasterKey, hosts []string, now func() time.Time) (cert *tls.Certificate, caBundlePath string, err error) {
+// same one-third rule, and remade when its key is missing or not its own. The keys are
+// wrapped by km (EdgeKeyService, KeyPurposeEdgeCA and KeyPurposeEdgeServer); key files
+// sealed with mk by earlier versions are migrated. It returns the certificate and the path
+// of <dir>/ca.pem, the PEM bundle that verifies it.
+func LoadOrCreateEdgeCert(ctx context.Context, dir string, mk *keys.MasterKey, km KeyManager, hosts []string, now func() time.Time) (cert *tls.Certificate, caBundlePath string, err error) {
 	if mk == nil {
 		return nil, "", errors.New("edge cert: no master key")
+	}
+	if km == nil {
+		return nil, "", errors.New("edge cert: no key manager")
 	}
 	if now == nil {
 		now = time.Now
@@ -56,16 +63,16 @@ func LoadOrCreateEdgeCert(dir string, mk *keys.MasterKey, hosts []string, now fu
 		return nil, "", fmt.Errorf("edge cert: %w", err)
 	}
 	t := now()
-	ca, caKey, err := loadOrCreateEdgeCA(dir, mk, t)
+	ca, caKey, err := loadOrCreateEdgeCA(ctx, dir, mk, km, t)
 	if err != nil {
 		return nil, "", fmt.Errorf("edge cert: %w", err)
 	}
-	server, key, err := loadEdgeServer(dir, mk, ca, dnsNames, ips, t)
+	server, key, err := loadEdgeServer(ctx, dir, mk, km, ca, dnsNames, ips, t)
 	if err != nil {
 		return nil, "", fmt.Errorf("edge cert: %w", err)
 	}
 	if server == nil {
-		if server, key, err = issueEdgeServer(dir, mk, ca, caKey, dnsNames, ips, t); err != nil {
+		if server, key, err = issueEdgeServer(ctx, dir, km, ca, caKey, dnsNames, ips, t); err != nil {
 			return nil, "", fmt.Errorf("edge cert: %w", err)
 		}
 	}
@@ -73,9 +80,8 @@ func LoadOrCreateEdgeCert(dir string, mk *keys.MasterKey, hosts []string, now fu
 		filepath.Join(dir, edgeCACertFile), nil
 }
 
-func loadOrCreateEdgeCA(dir string, mk *keys.MasterKey, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func loadOrCreateEdgeCA(ctx context.Context, dir string, mk *keys.MasterKey, km KeyManager, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	certPath := filepath.Join(dir, edgeCACertFile)
-	keyPath := filepath.Join(dir, edgeCAKeyFile)
 	ca, err := readCert(certPath)
 	switch {
 	case errNotExist(err):
@@ -84,7 +90,7 @@ func loadOrCreateEdgeCA(dir string, mk *keys.MasterKey, now time.Time) (*x509.Ce
 	case !ca.IsCA || ca.CheckSignatureFrom(ca) != nil:
 		return nil, nil, fmt.Errorf("%s: not a self-signed CA certificate", certPath)
 	default:
-		key, err := readSealedKey(keyPath, mk, purposeEdgeCAKey, ca)
+		key, err := edgeCAKeySlot.read(ctx, dir, mk, km, ca)
 		switch {
 		case lostPair(err): // an interrupted write: the CA cannot sign anything, make a new one
 		case err != nil:
@@ -110,7 +116,7 @@ func loadOrCreateEdgeCA(dir string, mk *keys.MasterKey, now time.Time) (*x509.Ce
 	if err != nil {
 		return nil, nil, fmt.Errorf("edge ca: %w", err)
 	}
-	if err := writeSealedKey(keyPath, mk, key, purposeEdgeCAKey); err != nil {
+	if err := edgeCAKeySlot.write(ctx, dir, km, key); err != nil {
 		return nil, nil, err
 	}
 	if err := writeCert(certPath, ca); err != nil {
@@ -120,7 +126,7 @@ func loadOrCreateEdgeCA(dir string, mk *keys.MasterKey, now time.Time) (*x509.Ce
 }
 
 // loadEdgeServer returns the server certificate on disk, or nil when it must be reissued.
-func loadEdgeServer(dir string, mk *keys.MasterKey, ca *x509.Certificate, dnsNames []string, ips []net.IP, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func loadEdgeServer(ctx context.Context, dir string, mk *keys.MasterKey, km KeyManager, ca *x509.Certificate, dnsNames []string, ips []net.IP, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	cert, err := readCert(filepath.Join(dir, edgeServerCertFile))
 	if errNotExist(err) {
 		return nil, nil, nil
@@ -131,7 +137,7 @@ func loadEdgeServer(dir string, mk *keys.MasterKey, ca *x509.Certificate, dnsNam
 	if cert.CheckSignatureFrom(ca) != nil || dueForRenewal(cert, now) || !sameHosts(cert, dnsNames, ips) {
 		return nil, nil, nil
 	}
-	key, err := readSealedKey(filepath.Join(dir, edgeServerKeyFile), mk, purposeEdgeServerKey, cert)
+	key, err := edgeServerKeySlot.read(ctx, dir, mk, km, cert)
 	switch {
 	case lostPair(err): // an interrupted write: reissue
 		return nil, nil, nil
@@ -141,7 +147,7 @@ func loadEdgeServer(dir string, mk *keys.MasterKey, ca *x509.Certificate, dnsNam
 	return cert, key, nil
 }
 
-func issueEdgeServer(dir string, mk *keys.MasterKey, ca *x509.Certificate, caKey *ecdsa.PrivateKey, dnsNames []string, ips []net.IP, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func issueEdgeServer(ctx context.Context, dir string, km KeyManager, ca *x509.Certificate, caKey *ecdsa.PrivateKey, dnsNames []string, ips []net.IP, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := newKey()
 	if err != nil {
 		return nil, nil, err
@@ -163,7 +169,7 @@ func issueEdgeServer(dir string, mk *keys.MasterKey, ca *x509.Certificate, caKey
 	if err != nil {
 		return nil, nil, fmt.Errorf("edge server: %w", err)
 	}
-	if err := writeSealedKey(filepath.Join(dir, edgeServerKeyFile), mk, key, purposeEdgeServerKey); err != nil {
+	if err := edgeServerKeySlot.write(ctx, dir, km, key); err != nil {
 		return nil, nil, err
 	}
 	if err := writeCert(filepath.Join(dir, edgeServerCertFile), cert); err != nil {

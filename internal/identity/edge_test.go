@@ -1,11 +1,13 @@
 package identity
 
 import (
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -20,7 +23,7 @@ import (
 
 func loadEdge(t *testing.T, dir string, mk *keys.MasterKey, hosts []string, now time.Time) *tls.Certificate {
 	t.Helper()
-	cert, caPath, err := LoadOrCreateEdgeCert(dir, mk, hosts, func() time.Time { return now })
+	cert, caPath, err := LoadOrCreateEdgeCert(context.Background(), dir, mk, testKM(t, dir, mk), hosts, func() time.Time { return now })
 	if err != nil {
 		t.Fatalf("LoadOrCreateEdgeCert: %v", err)
 	}
@@ -85,7 +88,7 @@ func TestEdgeCertVerifies(t *testing.T) {
 	if got := fileMode(t, dir); got != 0o700 {
 		t.Errorf("dir mode = %04o, want 0700", got)
 	}
-	for _, name := range []string{"ca.key", "server.key"} {
+	for _, name := range []string{edgeCAKeySlot.wrapped, edgeServerKeySlot.wrapped} {
 		path := filepath.Join(dir, name)
 		if got := fileMode(t, path); got != 0o600 {
 			t.Errorf("%s mode = %04o, want 0600", name, got)
@@ -95,10 +98,10 @@ func TestEdgeCertVerifies(t *testing.T) {
 			t.Fatal(err)
 		}
 		if block, _ := pem.Decode(b); block != nil {
-			t.Errorf("%s holds a PEM block, want sealed bytes", name)
+			t.Errorf("%s holds a PEM block, want wrapped bytes", name)
 		}
 		if _, err := x509.ParsePKCS8PrivateKey(b); err == nil {
-			t.Errorf("%s parses as PKCS#8, want sealed bytes", name)
+			t.Errorf("%s parses as PKCS#8, want wrapped bytes", name)
 		}
 	}
 }
@@ -199,10 +202,10 @@ func TestEdgeCertErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		hosts   []string
-		wrongMK bool
+		wrongKM bool // another state dir's key manager (another master key and keys)
 		wantSub []string
 	}{
-		{"wrong master key", nil, true, []string{"ca.key", "master key does not open"}},
+		{"wrong key manager", nil, true, []string{edgeCAKeySlot.wrapped, "key manager does not open"}},
 		{"host with a space", []string{"bad host"}, false, []string{`"bad host"`}},
 		{"URL instead of host", []string{"https://x.example"}, false, []string{"https://x.example"}},
 		{"host with a port", []string{"x.example:443"}, false, []string{"x.example:443"}},
@@ -214,10 +217,13 @@ func TestEdgeCertErrors(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "edge")
 			mk := newMasterKey(t)
 			loadEdge(t, dir, mk, nil, time.Now())
-			if tc.wrongMK {
+			km := testKM(t, dir, mk)
+			if tc.wrongKM {
 				mk = newMasterKey(t)
+				km = openTestKM(t, filepath.Join(t.TempDir(), "keys"), mk)
 			}
-			_, _, err := LoadOrCreateEdgeCert(dir, mk, tc.hosts, nil)
+			before := snapshotDir(t, dir)
+			_, _, err := LoadOrCreateEdgeCert(context.Background(), dir, mk, km, tc.hosts, nil)
 			if err == nil {
 				t.Fatalf("LoadOrCreateEdgeCert = nil error, want one containing %q", tc.wantSub)
 			}
@@ -226,8 +232,11 @@ func TestEdgeCertErrors(t *testing.T) {
 					t.Errorf("error = %q, want it to contain %q", err, s)
 				}
 			}
-			if got := errors.Is(err, keys.ErrDecrypt); got != tc.wrongMK {
-				t.Errorf("errors.Is(err, keys.ErrDecrypt) = %v, want %v", got, tc.wrongMK)
+			if got := errors.Is(err, envelope.ErrDecrypt); got != tc.wrongKM {
+				t.Errorf("errors.Is(err, envelope.ErrDecrypt) = %v, want %v", got, tc.wrongKM)
+			}
+			if after := snapshotDir(t, dir); !maps.Equal(before, after) {
+				t.Errorf("a refused load changed the edge dir: before %v, after %v", keysOf(before), keysOf(after))
 			}
 		})
 	}

@@ -1,7 +1,9 @@
 package identity
 
 import (
+	"crypto/ecdsa"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"os"
@@ -98,4 +100,14 @@ func fileMode(t *testing.T, path string) os.FileMode {
 		t.Fatal(err)
 	}
 	return fi.Mode().Perm()
+}
+
+// writeSealedKey writes key as PKCS#8 sealed with mk for purpose: a key file as versions
+// before the key manager wrote it.
+func writeSealedKey(path string, mk *keys.MasterKey, key *ecdsa.PrivateKey, purpose string) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	return mk.WriteSealedFile(path, der, purpose)
 }

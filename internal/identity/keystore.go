@@ -11,22 +11,28 @@ import (
 	"github.com/bulwark-security/bulwark/internal/keys"
 )
 
-// The workload CA's private keys are wrapped by the key manager (package envelope), like the
-// OIDC signing key and every other secret Bulwark keeps, so `bulwark keys rotate` gives them
-// a new data-key version and the KEK re-wrap job covers them. Rotation re-wraps a key; it
-// does not replace the CA key itself.
+// The workload CA's and the edge CA's private keys are wrapped by the key manager (package
+// envelope), like the OIDC signing key and every other secret Bulwark keeps, so `bulwark
+// keys rotate` gives them a new data-key version and the KEK re-wrap job covers them.
+// Rotation re-wraps a key; it does not replace the CA or server key itself.
 //
-// Versions before this one sealed each key directly under the master key (root.key,
-// intermediate.key). On first start such a file is read, wrapped into its new file
-// (root-key.wrapped, intermediate-key.wrapped), and removed only once the new file is
+// Versions before this one sealed each key directly under the master key (ca/root.key,
+// ca/intermediate.key, edge/ca.key, edge/server.key). On first start such a file is read,
+// wrapped into its new file (root-key.wrapped, …), and removed only once the new file is
 // durable, so a crash at any point leaves a state dir that still opens.
 
-// KeyService names the control plane's data keys in the key manager; the CA's purposes are
-// KeyPurposeCARoot and KeyPurposeCAIntermediate.
+// KeyService names the control plane's data keys in the key manager; the workload CA's
+// purposes are KeyPurposeCARoot and KeyPurposeCAIntermediate. The edge keys belong to the
+// gateway, which can run on its own with a key manager of its own: they are
+// EdgeKeyService's KeyPurposeEdgeCA and KeyPurposeEdgeServer.
 const (
 	KeyService               = "control"
 	KeyPurposeCARoot         = "ca-root"
 	KeyPurposeCAIntermediate = "ca-intermediate"
+
+	EdgeKeyService       = "gateway"
+	KeyPurposeEdgeCA     = "edge-ca"
+	KeyPurposeEdgeServer = "edge-server"
 )
 
 // KeyManager encrypts and decrypts with per-service data keys; *envelope.Manager is one.
@@ -38,20 +44,24 @@ type KeyManager interface {
 // keySlot is where one private key lives: its wrapped file, and the file earlier versions
 // sealed it in.
 type keySlot struct {
+	role          string // "ca" or "edge": the directory's role, bound into the ciphertext
 	wrapped       string // file name of the key manager's ciphertext
+	service       string // key manager service
 	purpose       string // key manager purpose
 	legacy        string // file name of the master-key-sealed file of earlier versions
 	legacyPurpose string // the master key purpose of that file
 }
 
 var (
-	rootKeySlot  = keySlot{wrapped: "root-key.wrapped", purpose: KeyPurposeCARoot, legacy: rootKeyFile, legacyPurpose: purposeRootKey}
-	interKeySlot = keySlot{wrapped: "intermediate-key.wrapped", purpose: KeyPurposeCAIntermediate, legacy: interKeyFile, legacyPurpose: purposeInterKey}
+	rootKeySlot       = keySlot{role: "ca", wrapped: "root-key.wrapped", service: KeyService, purpose: KeyPurposeCARoot, legacy: rootKeyFile, legacyPurpose: purposeRootKey}
+	interKeySlot      = keySlot{role: "ca", wrapped: "intermediate-key.wrapped", service: KeyService, purpose: KeyPurposeCAIntermediate, legacy: interKeyFile, legacyPurpose: purposeInterKey}
+	edgeCAKeySlot     = keySlot{role: "edge", wrapped: "ca-key.wrapped", service: EdgeKeyService, purpose: KeyPurposeEdgeCA, legacy: edgeCAKeyFile, legacyPurpose: purposeEdgeCAKey}
+	edgeServerKeySlot = keySlot{role: "edge", wrapped: "server-key.wrapped", service: EdgeKeyService, purpose: KeyPurposeEdgeServer, legacy: edgeServerKeyFile, legacyPurpose: purposeEdgeServerKey}
 )
 
 // ad binds a ciphertext to its role and file name: a data-key ciphertext of another
 // purpose, or this one copied to another slot, does not open.
-func (s keySlot) ad() []byte { return []byte("ca/" + s.wrapped) }
+func (s keySlot) ad() []byte { return []byte(s.role + "/" + s.wrapped) }
 
 // read returns the slot's key from dir and checks that it belongs to cert: from the wrapped
 // file, or from a legacy sealed file, which it migrates. A missing key gives an error
@@ -61,7 +71,7 @@ func (s keySlot) read(ctx context.Context, dir string, mk *keys.MasterKey, km Ke
 	ct, err := os.ReadFile(wrappedPath)
 	switch {
 	case err == nil:
-		der, err := km.Decrypt(ctx, KeyService, s.purpose, ct, s.ad())
+		der, err := km.Decrypt(ctx, s.service, s.purpose, ct, s.ad())
 		if err != nil {
 			return nil, fmt.Errorf("%s: the key manager does not open this file (wrong keys, or the file was altered or moved): %w", wrappedPath, err)
 		}
@@ -97,7 +107,7 @@ func (s keySlot) write(ctx context.Context, dir string, km KeyManager, key *ecds
 		return fmt.Errorf("marshal %s: %w", s.purpose, err)
 	}
 	defer clear(der)
-	ct, err := km.Encrypt(ctx, KeyService, s.purpose, der, s.ad())
+	ct, err := km.Encrypt(ctx, s.service, s.purpose, der, s.ad())
 	if err != nil {
 		return fmt.Errorf("wrap %s: %w", path, err)
 	}

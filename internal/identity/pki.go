@@ -96,19 +96,8 @@ func readCert(path string) (*x509.Certificate, error) {
 	return c, nil
 }
 
-// writeSealedKey writes key as PKCS#8, sealed with mk for purpose.
-func writeSealedKey(path string, mk *keys.MasterKey, key *ecdsa.PrivateKey, purpose string) error {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("marshal %s: %w", purpose, err)
-	}
-	if err := mk.WriteSealedFile(path, der, purpose); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// readSealedKey opens a key written by writeSealedKey and checks that it belongs to cert.
+// readSealedKey opens a key that a version before the key manager sealed with mk for
+// purpose (keystore.go migrates it), and checks that it belongs to cert.
 func readSealedKey(path string, mk *keys.MasterKey, purpose string, cert *x509.Certificate) (*ecdsa.PrivateKey, error) {
 	sealed, err := os.ReadFile(path)
 	if err != nil {
@@ -132,7 +121,7 @@ func dueForRenewal(c *x509.Certificate, now time.Time) bool {
 // crash between writing a key and its certificate, or two processes renewing at once, leaves.
 var errKeyMismatch = errors.New("key does not match its certificate")
 
-// lostPair reports whether err from readSealedKey means the key is missing or belongs to
+// lostPair reports whether err from keySlot.read means the key is missing or belongs to
 // another certificate, so the pair should be reissued by its issuer. A key that does not
 // open (wrong master key, tampering) is not a lost pair.
 func lostPair(err error) bool { return errNotExist(err) || errors.Is(err, errKeyMismatch) }

@@ -14,19 +14,6 @@ import (
 	"github.com/bulwark-security/bulwark/internal/keys"
 )
 
-// overwriteKey writes a fresh key, sealed for purpose, over path: what a renewal cut short
-// between its key and certificate writes leaves behind.
-func overwriteKey(t *testing.T, path string, mk *keys.MasterKey, purpose string) {
-	t.Helper()
-	k, err := newKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := writeSealedKey(path, mk, k, purpose); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func removeFile(t *testing.T, path string) {
 	t.Helper()
 	if err := os.Remove(path); err != nil {
@@ -100,14 +87,17 @@ func TestEdgeCertReissuesLostPair(t *testing.T) {
 		damage     func(t *testing.T, dir string, mk *keys.MasterKey)
 		wantSameCA bool
 	}{
-		{"fresh key over server.key", func(t *testing.T, dir string, mk *keys.MasterKey) {
-			overwriteKey(t, filepath.Join(dir, edgeServerKeyFile), mk, purposeEdgeServerKey)
+		{"fresh key over the server key", func(t *testing.T, dir string, mk *keys.MasterKey) {
+			overwriteWrappedKey(t, dir, mk, edgeServerKeySlot)
 		}, true},
-		{"server.key missing", func(t *testing.T, dir string, _ *keys.MasterKey) {
-			removeFile(t, filepath.Join(dir, edgeServerKeyFile))
+		{"server key missing", func(t *testing.T, dir string, _ *keys.MasterKey) {
+			removeFile(t, filepath.Join(dir, edgeServerKeySlot.wrapped))
 		}, true},
-		{"fresh key over ca.key", func(t *testing.T, dir string, mk *keys.MasterKey) {
-			overwriteKey(t, filepath.Join(dir, edgeCAKeyFile), mk, purposeEdgeCAKey)
+		{"fresh key over the edge CA key", func(t *testing.T, dir string, mk *keys.MasterKey) {
+			overwriteWrappedKey(t, dir, mk, edgeCAKeySlot)
+		}, false},
+		{"edge CA key missing", func(t *testing.T, dir string, _ *keys.MasterKey) {
+			removeFile(t, filepath.Join(dir, edgeCAKeySlot.wrapped))
 		}, false},
 	}
 	for _, tc := range tests {

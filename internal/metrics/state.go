@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,23 +79,31 @@ func (r *Registry) WatchAuditLog(l AuditLogStats) error {
 	)
 }
 
-// AuditSpoolStats is the hook for a role's local audit spool and its delivery to the
-// collector: the spool reports how much is not yet acknowledged, the delivery how old the
-// oldest undelivered event is.
+// AuditSpoolStats is the hook for a role's local audit spool (package audit/spool): how
+// much the collector has not yet acknowledged, how much room the spool has, and how old
+// the oldest undelivered event is.
 type AuditSpoolStats struct {
 	// Depth returns the events and bytes in the spool not yet acknowledged by the collector.
 	Depth func() (events, bytes int64)
-	// Lag returns the age of the oldest event not yet delivered; 0 when all are. Optional.
-	Lag func() time.Duration
+	// MaxBytes is the spool's bound (audit.spool_max_bytes): past it the role fails closed,
+	// or open as configured.
+	MaxBytes int64
+	// Lag returns the age of the oldest event not yet acknowledged; 0 when all are. An
+	// error leaves the gauge out of that scrape (and counts a scrape error) rather than
+	// reporting 0, which would read as "all delivered".
+	Lag func() (time.Duration, error)
 }
 
-// WatchAuditSpool publishes bulwark_audit_spool_events, bulwark_audit_spool_bytes and
-// (with Lag) bulwark_audit_delivery_lag_seconds. Nil-safe.
+// WatchAuditSpool publishes bulwark_audit_spool_events, bulwark_audit_spool_bytes,
+// bulwark_audit_spool_max_bytes and bulwark_audit_delivery_lag_seconds. Nil-safe.
 func (r *Registry) WatchAuditSpool(s AuditSpoolStats) error {
 	if r == nil {
 		return nil
 	}
-	cs := []prometheus.Collector{
+	if s.Depth == nil || s.Lag == nil {
+		return errors.New("metrics: audit spool stats need Depth and Lag")
+	}
+	return registerAll(r.own,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "audit_spool_events",
 			Help: "Audit events in the local spool not yet acknowledged by the collector.",
@@ -103,14 +112,31 @@ func (r *Registry) WatchAuditSpool(s AuditSpoolStats) error {
 			Namespace: namespace, Name: "audit_spool_bytes",
 			Help: "Bytes of the local audit spool not yet acknowledged by the collector.",
 		}, func() float64 { _, b := s.Depth(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "audit_spool_max_bytes",
+			Help: "Bound of the local audit spool (audit.spool_max_bytes); at it the role refuses requests it cannot audit, unless audit.unsafe_fail_open.",
+		}, func() float64 { return float64(s.MaxBytes) }),
+		&lagCollector{lag: s.Lag, desc: prometheus.NewDesc(namespace+"_audit_delivery_lag_seconds",
+			"Age of the oldest audit event in the local spool not yet acknowledged by the collector; 0 when all are.",
+			nil, nil)},
+	)
+}
+
+// lagCollector reports the delivery lag, computed at scrape time.
+type lagCollector struct {
+	desc *prometheus.Desc
+	lag  func() (time.Duration, error)
+}
+
+func (c *lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	d, err := c.lag()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
 	}
-	if s.Lag != nil {
-		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "audit_delivery_lag_seconds",
-			Help: "Age of the oldest audit event not yet delivered to the collector; 0 when all are.",
-		}, func() float64 { return s.Lag().Seconds() }))
-	}
-	return registerAll(r.own, cs...)
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, d.Seconds())
 }
 
 func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit/spool"
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/testpki"
 )
 
@@ -69,7 +70,11 @@ func wired(t *testing.T) *Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "log.jsonl"), Origin: "bank.local/audit", MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
+	km, err := envelope.Open(ctx, filepath.Join(dir, "keys"), envelope.FileMaster(mk), envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "log.jsonl"), Origin: "bank.local/audit", Keys: km, MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,19 +82,27 @@ func wired(t *testing.T) *Registry {
 	if err := reg.WatchAuditLog(al); err != nil {
 		t.Fatal(err)
 	}
-	sp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "spool"), Log: slog.New(slog.DiscardHandler)})
+	// One event spooled 90 s before the spool's clock, not yet delivered.
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "spool"), Log: slog.New(slog.DiscardHandler),
+		MaxBytes: 4 << 20, Now: func() time.Time { return spoolNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sp.Close() })
+	if err := sp.Record(ctx, audit.Event{Time: spoolNow.Add(-90 * time.Second), Kind: audit.KindAuthz, Component: "gateway", Outcome: audit.Allow}); err != nil {
+		t.Fatal(err)
+	}
 	if err := reg.WatchAuditSpool(AuditSpoolStats{
-		Depth: func() (int64, int64) { s := sp.Stats(); return s.Events, s.Bytes },
-		Lag:   func() time.Duration { return 0 },
+		Depth:    func() (int64, int64) { s := sp.Stats(); return s.Events, s.Bytes },
+		MaxBytes: sp.Stats().MaxBytes,
+		Lag:      sp.Lag,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	return reg
 }
+
+var spoolNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestDecisionCounters(t *testing.T) {
 	g := wired(t).Gatherer()
@@ -109,7 +122,9 @@ func TestDecisionCounters(t *testing.T) {
 		{"bulwark_circuit_breaker_state", map[string]string{"role": "gateway", "upstream": "accounts", "state": "closed"}, 0},
 		{"bulwark_circuit_breaker_transitions_total", map[string]string{"role": "gateway", "upstream": "accounts", "to": "open"}, 1},
 		{"bulwark_revocation_feed_failures_total", map[string]string{"role": "gateway"}, 3},
-		{"bulwark_audit_spool_events", map[string]string{"role": "gateway"}, 0},
+		{"bulwark_audit_spool_events", map[string]string{"role": "gateway"}, 1},
+		{"bulwark_audit_spool_max_bytes", map[string]string{"role": "gateway"}, 4 << 20},
+		{"bulwark_audit_delivery_lag_seconds", map[string]string{"role": "gateway"}, 90},
 		{"bulwark_http_requests_total", map[string]string{"role": "gateway", "route": RouteUnmatched, "code": "404"}, 1},
 	} {
 		got, ok := Value(g, c.name, c.labels)
@@ -242,4 +257,34 @@ func needPromtool(t *testing.T) string {
 		t.Skip("SKIPPED: promtool not found (apt-get install prometheus); CI runs this")
 	}
 	return p
+}
+
+// TestDeliveryLagErrorIsNotZero: when the spool cannot tell the age of its oldest event
+// (here a record that is not an event), the lag is missing from the scrape, not reported
+// as 0 ("all delivered"); the rest of the page is still served.
+func TestDeliveryLagErrorIsNotZero(t *testing.T) {
+	sp, err := spool.Open(spool.Options{Dir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if err := sp.Append([]byte(`{"not":"an event"}`)); err != nil {
+		t.Fatal(err)
+	}
+	reg := New("sidecar/ledger")
+	if err := reg.WatchAuditSpool(AuditSpoolStats{Depth: func() (int64, int64) { s := sp.Stats(); return s.Events, s.Bytes }, Lag: sp.Lag}); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gatherer().Gather()
+	if err == nil {
+		t.Error("Gather: no error for a lag that could not be read")
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	if names["bulwark_audit_delivery_lag_seconds"] || !names["bulwark_audit_spool_events"] {
+		t.Errorf("families served: lag %v (want absent), spool events %v (want present)",
+			names["bulwark_audit_delivery_lag_seconds"], names["bulwark_audit_spool_events"])
+	}
 }

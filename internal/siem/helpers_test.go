@@ -25,6 +25,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/testpki"
 )
 
@@ -36,7 +37,7 @@ func openEventLog(t *testing.T, dir string) *auditlog.Log {
 		t.Fatal(err)
 	}
 	l, err := auditlog.Open(auditlog.Options{
-		Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", MasterKey: mk,
+		Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", Keys: openKeys(t, dir, mk), MasterKey: mk,
 		Log: testLogger(t),
 	})
 	if err != nil {
@@ -275,4 +276,14 @@ func logLines(t *testing.T, path string) [][]byte {
 		t.Fatal(err)
 	}
 	return bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+}
+
+// openKeys opens the key manager of the state dir dir, which wraps the log's signing key.
+func openKeys(t testing.TB, dir string, mk *keys.MasterKey) *envelope.Manager {
+	t.Helper()
+	km, err := envelope.Open(context.Background(), filepath.Join(dir, "keys"), envelope.FileMaster(mk), envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return km
 }

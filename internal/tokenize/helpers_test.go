@@ -19,15 +19,10 @@ import (
 	"github.com/bulwark-security/bulwark/internal/testpki"
 )
 
-// recorder keeps audit events in memory, after the real file recorder has written them.
+// recorder is the real file recorder and the path of its file, for audittest.Read.
 type recorder struct {
-	file   *audit.FileLog
-	events []audit.Event
-}
-
-func (r *recorder) Record(ctx context.Context, e audit.Event) error {
-	r.events = append(r.events, e)
-	return r.file.Record(ctx, e)
+	*audit.FileLog
+	path string
 }
 
 func openVault(t testing.TB, keepLast4 ...string) (*Vault, *envelope.Manager, string) {
@@ -60,12 +55,13 @@ var testGrants = config.Tokenization{Grants: []config.TokenGrant{
 func apiServer(t *testing.T) (client func(name string) Client, rec *recorder) {
 	t.Helper()
 	v, _, _ := openVault(t, KindCard)
-	fl, err := audit.OpenFile(filepath.Join(t.TempDir(), "audit.jsonl"))
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	fl, err := audit.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fl.Close() })
-	rec = &recorder{file: fl}
+	rec = &recorder{FileLog: fl, path: path}
 	ca := testpki.New(t, "bank.local")
 	svc := &Service{Vault: v, Grants: testGrants, Audit: rec}
 	api := control.NewAPI()

@@ -13,10 +13,15 @@
 // chain and a signature over the body made with the SVID's key, and the collector checks
 // the chain against the trust bundle (at the message's stream time) before it treats the
 // SPIFFE ID in it as the sender, exactly as the mTLS handshake does for HTTPS delivery.
+//
+// With a tls:// URL the connection itself is TLS: every role presents its SVID as the
+// client certificate, and verifies the server as audit.nats.server_id against the trust
+// bundle, or, without it, against the system roots and the host name (TLSConfig).
 package auditnats
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -41,10 +46,14 @@ const (
 // Subject is where batches are published for stream.
 func Subject(stream string) string { return "bulwark.audit." + stream }
 
-// Connect dials url and ensures the stream exists (file storage, work-queue retention: a
-// batch is kept until the collector acks it).
-func Connect(ctx context.Context, url, stream, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.ReconnectWait(time.Second))
+// Connect dials url, over TLS with tlsConf when it is not nil (TLSConfig; a tls:// URL),
+// and retries for ever in the background while the server is away.
+func Connect(ctx context.Context, url, stream, name string, tlsConf *tls.Config) (*nats.Conn, jetstream.JetStream, error) {
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.ReconnectWait(time.Second)}
+	if tlsConf != nil {
+		opts = append(opts, nats.Secure(tlsConf))
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("nats: %w", err) // not the URL: it may hold credentials
 	}

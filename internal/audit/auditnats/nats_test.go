@@ -18,6 +18,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit/collect"
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/testpki"
 )
 
@@ -34,7 +35,7 @@ func natsOrSkip(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	} else {
 		c.Close()
 	}
-	nc, js, err := Connect(context.Background(), natsURL, "", "bulwark test")
+	nc, js, err := Connect(context.Background(), natsURL, "", "bulwark test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func openCollector(t *testing.T, dir string, reporters map[spiffeid.ID]string) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
+	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", Keys: openKeys(t, dir, mk), MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,4 +151,14 @@ func TestJetStreamDelivery(t *testing.T) {
 	if ci.NumPending != 0 || ci.NumAckPending != 0 {
 		t.Errorf("consumer: %d pending, %d awaiting ack: every message must be acked or refused", ci.NumPending, ci.NumAckPending)
 	}
+}
+
+// openKeys opens the key manager of the state dir dir, which wraps the log's signing key.
+func openKeys(t testing.TB, dir string, mk *keys.MasterKey) *envelope.Manager {
+	t.Helper()
+	km, err := envelope.Open(context.Background(), filepath.Join(dir, "keys"), envelope.FileMaster(mk), envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return km
 }

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
 
 var (
@@ -30,7 +32,7 @@ func openLog(t testing.TB, dir string) *auditlog.Log {
 		t.Fatal(err)
 	}
 	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit",
-		MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
+		Keys: openKeys(t, dir, mk), MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,4 +60,14 @@ func logRecords(t testing.TB, l *auditlog.Log) []string {
 		t.Fatal(err)
 	}
 	return ids
+}
+
+// openKeys opens the key manager of the state dir dir, which wraps the log's signing key.
+func openKeys(t testing.TB, dir string, mk *keys.MasterKey) *envelope.Manager {
+	t.Helper()
+	km, err := envelope.Open(context.Background(), filepath.Join(dir, "keys"), envelope.FileMaster(mk), envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return km
 }

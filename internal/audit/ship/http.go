@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/bulwark-security/bulwark/internal/audit/collect"
 )
@@ -53,15 +52,4 @@ func (h *HTTPSender) Send(ctx context.Context, recs [][]byte) error {
 		return fmt.Errorf("deliver audit events: collector acknowledged %d of %d events", res.Accepted+res.Duplicates, len(recs))
 	}
 	return nil
-}
-
-// lagOf is the age of an event record (its "time" field); 0 when it has none.
-func lagOf(rec []byte) time.Duration {
-	var e struct {
-		Time time.Time `json:"time"`
-	}
-	if json.Unmarshal(rec, &e) != nil || e.Time.IsZero() {
-		return 0
-	}
-	return time.Since(e.Time)
 }

@@ -37,9 +37,6 @@ type Shipper struct {
 	MaxBatch, MaxBatchBytes int
 	// MinBackoff and MaxBackoff bound the wait between failed deliveries.
 	MinBackoff, MaxBackoff time.Duration
-	// OnDelivered, when set, is called after each acknowledged batch with the number of
-	// events and the age of its oldest event (a hook for the delivery-lag metric).
-	OnDelivered func(events int, lag time.Duration)
 }
 
 // Run delivers until ctx is done. Failures are retried forever: an event is never dropped
@@ -93,9 +90,6 @@ func (s *Shipper) Run(ctx context.Context) error {
 			s.Log.Info("audit delivery resumed", "after_attempts", failing)
 		}
 		failing, backoff = 0, minB
-		if s.OnDelivered != nil {
-			s.OnDelivered(len(b.Records), lagOf(b.Records[0]))
-		}
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/proxy"
 	"github.com/bulwark-security/bulwark/internal/testpki"
 )
@@ -89,7 +90,7 @@ func TestShipWhileCollectorDownThenUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
+	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", Keys: openKeys(t, dir, mk), MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestForgedEventsStaySpooled(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk, _, _ := keys.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
-	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
+	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", Keys: openKeys(t, dir, mk), MasterKey: mk, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,4 +153,14 @@ func TestForgedEventsStaySpooled(t *testing.T) {
 	if l.Size() != 0 || sp.Stats().Events != 1 {
 		t.Errorf("log %d records, spool %+v: want nothing stored, the event still spooled", l.Size(), sp.Stats())
 	}
+}
+
+// openKeys opens the key manager of the state dir dir, which wraps the log's signing key.
+func openKeys(t testing.TB, dir string, mk *keys.MasterKey) *envelope.Manager {
+	t.Helper()
+	km, err := envelope.Open(context.Background(), filepath.Join(dir, "keys"), envelope.FileMaster(mk), envelope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return km
 }

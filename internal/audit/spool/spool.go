@@ -80,6 +80,7 @@ type Spool struct {
 	segs     []segment
 	active   *os.File // the last segment, open for appending
 	acked    pos      // the first unacknowledged record
+	oldest   oldest   // the time of the record at acked (Oldest)
 	events   int64
 	bytes    int64 // committed, unacknowledged
 	notify   chan struct{}

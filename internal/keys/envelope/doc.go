@@ -22,6 +22,11 @@
 // file at a time, so readers never stop and a crash leaves every file readable; once no
 // data key is wrapped under an old KEK version, that version can be retired (disabled).
 //
+// Every change is an Event for the audit log, handed to Options.OnEvent or to a hook
+// attached later with SetOnEvent: a process that opens its keys before the audit log that
+// records them (whose own key the manager wraps) attaches the log once it is open, and the
+// events held until then are delivered first, in order (hook.go).
+//
 // Writers in several processes are serialised by an flock on <keys>/lock, and each writer
 // re-reads the files under the lock, so no rotation is lost. A process notices keys another
 // process rotated within Options.RefreshInterval (one second by default) for encryption,

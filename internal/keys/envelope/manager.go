@@ -26,6 +26,8 @@ type Options struct {
 	RefreshInterval time.Duration
 	// OnEvent, when set, receives every key event, including data keys created on first
 	// use, which no method returns. Audit from here, not from the returned events too.
+	// A process whose audit sink needs the manager open first leaves it nil and attaches
+	// the sink with SetOnEvent: events until then are held, not dropped.
 	OnEvent func(Event)
 }
 
@@ -36,7 +38,7 @@ type Manager struct {
 	master  tink.AEAD
 	now     func() time.Time
 	refresh time.Duration
-	onEvent func(Event)
+	hook    hook // Options.OnEvent or SetOnEvent's, or the events held for it (hook.go)
 
 	writeMu sync.Mutex // this process's writers; lockWriters serialises processes
 
@@ -60,7 +62,7 @@ func Open(ctx context.Context, dir string, master tink.AEAD, opts Options) (*Man
 		return nil, errors.New("envelope: no master key")
 	}
 	m := &Manager{dir: filepath.Clean(dir), master: master, now: opts.Now, refresh: opts.RefreshInterval,
-		onEvent: opts.OnEvent, deks: map[ref]*cachedDEK{}}
+		hook: hook{f: opts.OnEvent}, deks: map[ref]*cachedDEK{}}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -292,12 +294,11 @@ func (m *Manager) setDEK(r ref, d *dataKey) {
 	m.mu.Unlock()
 }
 
-// emit completes e, hands it to OnEvent and returns it.
+// emit completes e, hands it to the hook (or holds it until one is attached) and returns
+// it.
 func (m *Manager) emit(e Event) Event {
 	e.Kind = KindKeyRotation
 	e.Time = m.now().UTC()
-	if m.onEvent != nil {
-		m.onEvent(e)
-	}
+	m.hook.emit(e)
 	return e
 }

@@ -35,7 +35,7 @@ func TestUnsafeLocalKeysServesAccountsAlone(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- serveWith(ctx, ln, "accounts", filepath.Join(dir, "no-mesh.sock"), data, keyDir, log)
+			done <- serveWith(ctx, ln, options{service: "accounts", mesh: filepath.Join(dir, "no-mesh.sock"), data: data, localKeys: keyDir, store: bank.StoreSQLite}, log)
 		}()
 		req, _ := http.NewRequest(http.MethodGet, "http://accounts/api/accounts/A-1001", nil)
 		req.Header.Set("X-Bulwark-Caller", "spiffe://bank.local/svc/gateway")

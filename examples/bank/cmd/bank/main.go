@@ -10,6 +10,21 @@
 // -unsafe-local-keys DIR lets accounts seal its PII with keys made under DIR in this process
 // instead of asking the control plane through its sidecar, so the app can run alone as a
 // benchmark baseline that still does a real request's crypto.
+//
+// The service keeps its data in <-data>/<service>.db (SQLite) by default. With -store
+// postgres it uses its own PostgreSQL database instead, as `bulwark up` does for a service
+// with store: postgres: it gets short-lived credentials from the control plane through its
+// sidecar (-mesh, POST http://bulwark/v1/db/creds), renews them at two thirds of their life,
+// and never sees another service's database. The control plane must run with store:
+// postgres for the service and postgres.admin_dsn_file set:
+//
+//	bank -service ledger -listen unix:/run/bank/ledger.sock -mesh /run/bank/ledger-out.sock -store postgres
+//
+// -unsafe-postgres-dsn-file FILE logs in with the connection string in FILE instead (a
+// postgres:// URL with the password, read from a file like postgres.admin_dsn_file and
+// never from a flag or the environment; re-read at every renewal), so the app can run
+// without the control plane, as a benchmark baseline: a long-lived credential that nothing
+// rotates, revokes or confines to the service's own database.
 package main
 
 import (
@@ -47,24 +62,51 @@ func run(args []string, stderr io.Writer) int {
 	listen := flags.String("listen", "", "where to serve: unix:PATH (or 127.0.0.1:PORT with -unsafe-loopback-tcp)")
 	loopbackTCP := flags.Bool("unsafe-loopback-tcp", false, "allow -listen on a loopback TCP port, reachable by every local process (benchmarks only)")
 	mesh := flags.String("mesh", "", "the sidecar's outbound unix socket (accounts and payments)")
-	data := flags.String("data", "", "directory for the service's SQLite database (made 0700)")
+	data := flags.String("data", "", "directory for the service's SQLite database (made 0700); required with -store sqlite")
 	localKeys := flags.String("unsafe-local-keys", "", "accounts: seal PII with keys made and kept under this directory (0700) instead of the control plane's (benchmarks and tests only: the service then holds key material)")
+	store := flags.String("store", bank.StoreSQLite, "where the service keeps its data: sqlite (<data>/<service>.db) or postgres (its own database, with short-lived credentials from the control plane through -mesh, as `bulwark up` does with store: postgres)")
+	dsnFile := flags.String("unsafe-postgres-dsn-file", "", "with -store postgres: log in with the postgres:// URL in this file instead of the control plane's credentials (benchmarks and tests only: a long-lived credential nothing rotates, revokes or confines to this service)")
 	if err := flags.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {
 		return 2
 	}
 	log := slog.New(redact.NewHandler(slog.NewJSONHandler(stderr, nil))) // masks PII and secrets
-	if err := serve(*service, *listen, *loopbackTCP, *mesh, *data, *localKeys, log); err != nil {
+	o := options{service: *service, mesh: *mesh, data: *data, localKeys: *localKeys, store: *store, dsnFile: *dsnFile}
+	if err := serve(*listen, *loopbackTCP, o, log); err != nil {
 		log.Error("bank stopped", "service", *service, "err", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(service, listen string, loopbackTCP bool, meshSocket, data, localKeys string, log *slog.Logger) error {
-	if data == "" {
-		return errors.New("-data is required")
+// options are what the flags say about the service to open.
+type options struct {
+	service   string
+	mesh      string // the sidecar's outbound socket
+	data      string // the SQLite directory
+	localKeys string // -unsafe-local-keys
+	store     string // bank.StoreSQLite or bank.StorePostgres
+	dsnFile   string // -unsafe-postgres-dsn-file
+}
+
+func (o options) check() error {
+	switch {
+	case o.store != bank.StoreSQLite && o.store != bank.StorePostgres:
+		return fmt.Errorf("-store %q: want %q or %q", o.store, bank.StoreSQLite, bank.StorePostgres)
+	case o.store == bank.StoreSQLite && o.data == "":
+		return errors.New("-data is required with -store sqlite")
+	case o.dsnFile != "" && o.store != bank.StorePostgres:
+		return errors.New("-unsafe-postgres-dsn-file needs -store postgres")
+	case o.store == bank.StorePostgres && o.dsnFile == "" && o.mesh == "":
+		return errors.New("-store postgres gets its credentials from the control plane through the sidecar: -mesh is required (or -unsafe-postgres-dsn-file)")
+	}
+	return nil
+}
+
+func serve(listen string, loopbackTCP bool, o options, log *slog.Logger) error {
+	if err := o.check(); err != nil {
+		return err
 	}
 	ln, err := listenLocal(listen, loopbackTCP)
 	if err != nil {
@@ -73,25 +115,33 @@ func serve(service, listen string, loopbackTCP bool, meshSocket, data, localKeys
 	defer ln.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serveWith(ctx, ln, service, meshSocket, data, localKeys, log)
+	return serveWith(ctx, ln, o, log)
 }
 
 // serveWith opens the service and serves it on ln until ctx ends.
-func serveWith(ctx context.Context, ln net.Listener, service, meshSocket, data, localKeys string, log *slog.Logger) error {
-	opts := bank.Options{Name: service, DataDir: data, Log: log}
-	if localKeys != "" {
+func serveWith(ctx context.Context, ln net.Listener, o options, log *slog.Logger) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	service := o.service
+	opts := bank.Options{Name: service, DataDir: o.data, Log: log, Store: o.store}
+	if o.localKeys != "" {
 		if service != "accounts" {
 			return fmt.Errorf("-unsafe-local-keys: only accounts seals fields, not %q", service)
 		}
-		k, err := localFieldKeys(ctx, localKeys, service)
+		k, err := localFieldKeys(ctx, o.localKeys, service)
 		if err != nil {
 			return err
 		}
 		opts.Keys = k
 		log.Warn("field keys are local (-unsafe-local-keys): this service holds key material and its key use is not audited; benchmarks and tests only")
 	}
-	if meshSocket != "" {
-		opts.Mesh = bank.MeshClient(meshSocket)
+	if o.dsnFile != "" {
+		opts.DBCreds = fileDBCredentials(o.dsnFile)
+		log.Warn("postgres credential from a file (-unsafe-postgres-dsn-file): long-lived, not issued, rotated or revoked by the control plane; benchmarks and tests only")
+	}
+	if o.mesh != "" {
+		opts.Mesh = bank.MeshClient(o.mesh)
 	}
 	app, err := bank.Open(opts)
 	if err != nil {

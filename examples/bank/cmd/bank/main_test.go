@@ -93,6 +93,9 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"loopback TCP without the unsafe flag", []string{"-service", "ledger", "-listen", "127.0.0.1:0", "-data", dir}, 1},
 		{"unknown service", []string{"-service", "vault", "-listen", "127.0.0.1:0", "-unsafe-loopback-tcp", "-data", dir}, 1},
 		{"accounts without mesh", []string{"-service", "accounts", "-listen", "127.0.0.1:0", "-unsafe-loopback-tcp", "-data", dir}, 1},
+		{"unknown store", []string{"-service", "ledger", "-listen", "127.0.0.1:0", "-unsafe-loopback-tcp", "-data", dir, "-store", "mysql"}, 1},
+		{"postgres without mesh or DSN file", []string{"-service", "ledger", "-listen", "127.0.0.1:0", "-unsafe-loopback-tcp", "-store", "postgres"}, 1},
+		{"DSN file without postgres", []string{"-service", "ledger", "-listen", "127.0.0.1:0", "-unsafe-loopback-tcp", "-data", dir, "-unsafe-postgres-dsn-file", filepath.Join(dir, "x.dsn")}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
 )
 
 // Append adds records to the log and returns the index of the first one once all of them
 // are durable (written and fsynced), or an error, in which case none of them is in the
 // log. Each record is one event's canonical JSON: one object with a string "id", without
-// newlines. Records of concurrent callers share one write and one fsync. Append always
+// newlines. Records of concurrent callers share a write and an fsync. Append always
 // waits for the fsync, whatever the log's Durability: its callers (the collector, on
 // behalf of a shipper that then drops the records from its spool) must not lose what it
 // acknowledges even to a power loss.
@@ -26,18 +28,19 @@ func (l *Log) Append(recs ...[]byte) (first uint64, err error) {
 		}
 		leaves[i] = leafHash(r)
 	}
-	return l.enqueue(recs, leaves, DurabilityFsync)
+	return l.enqueue(recs, leaves, audit.DurabilityFsync)
 }
 
 // enqueue adds checked records and their leaf hashes to the pending batch and waits until
 // the batch is written (DurabilityWrite) or durable (DurabilityFsync).
 //
-// Group commit without a writer goroutine: the caller that gets writeMu writes every
-// record pending at that moment, its own and those of the callers that queued while the
-// previous write ran, and hands them to syncLoop. A dedicated writer would cost two
-// goroutine hand-offs per batch, which on a saturated machine wait behind every runnable
-// request goroutine: that, not the disk, was most of the audit's cost on the request path.
-func (l *Log) enqueue(recs, leaves [][]byte, d Durability) (first uint64, err error) {
+// Group commit without a writer goroutine, and without a queue on a lock: the caller that
+// gets writeMu writes whatever is pending, again and again until nothing is; a caller that
+// finds writeMu taken leaves its records to that writer and waits for its batch alone.
+// Callers blocked on one mutex are woken one after another, each after a trip through the
+// scheduler's queue, and on a saturated machine that chain, not the disk, was most of what
+// auditing cost a request.
+func (l *Log) enqueue(recs, leaves [][]byte, d audit.Durability) (first uint64, err error) {
 	l.mu.Lock()
 	if l.closing {
 		l.mu.Unlock()
@@ -49,18 +52,22 @@ func (l *Log) enqueue(recs, leaves [][]byte, d Durability) (first uint64, err er
 	b.leaves = append(b.leaves, leaves...)
 	l.inflight.Add(1)
 	l.mu.Unlock()
-	l.writeMu.Lock()
-	select {
-	case <-b.written: // a caller that held writeMu before us wrote it
-	default:
-		l.writePending()
+	// Whoever holds writeMu checks for pending records after it lets go, so records added
+	// while it held it are never left behind.
+	for l.writeMu.TryLock() {
+		for l.writePending() {
+		}
+		l.writeMu.Unlock()
+		if !l.hasPending() {
+			break
+		}
 	}
-	l.writeMu.Unlock()
 	l.inflight.Done()
+	<-b.written
 	if b.werr != nil {
 		return 0, b.werr
 	}
-	if d == DurabilityFsync {
+	if d == audit.DurabilityFsync {
 		<-b.synced
 		if b.serr != nil {
 			return 0, b.serr
@@ -69,10 +76,21 @@ func (l *Log) enqueue(recs, leaves [][]byte, d Durability) (first uint64, err er
 	return b.first + at, nil
 }
 
-// writePending writes the pending batch and hands it to syncLoop. The caller holds writeMu.
-func (l *Log) writePending() {
+func (l *Log) hasPending() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pending.recs) > 0
+}
+
+// writePending writes the pending batch, if any, and hands it to syncLoop; it reports
+// whether there was one. The caller holds writeMu.
+func (l *Log) writePending() bool {
 	l.mu.Lock()
 	b := l.pending
+	if len(b.recs) == 0 {
+		l.mu.Unlock()
+		return false
+	}
 	l.pending = newBatch()
 	l.mu.Unlock()
 	b.werr = l.write(b)
@@ -81,7 +99,7 @@ func (l *Log) writePending() {
 	if b.werr != nil {
 		b.serr = b.werr
 		close(b.synced)
-		return
+		return true
 	}
 	// Never block here: a writer waiting for room behind a slow fsync would hold writeMu
 	// and make every request wait for the disk after all.
@@ -92,6 +110,7 @@ func (l *Log) writePending() {
 	case l.syncNeeded <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // syncLoop fsyncs both files for every batch written since its last fsync, then makes

@@ -7,10 +7,18 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit"
 )
 
-// BenchmarkRecordParallel measures durable events per second when many requests record at
-// once (the gateway's case): each Record returns after its batch is fsynced.
+// BenchmarkRecordParallel measures events per second when many requests record at once
+// (the gateway's case): with durability=fsync each Record returns after its batch is
+// fsynced; with durability=write after it is written, and Stats says how many were
+// fsynced by then.
 func BenchmarkRecordParallel(b *testing.B) {
-	l := testLog(b, b.TempDir())
+	for _, d := range []audit.Durability{audit.DurabilityFsync, audit.DurabilityWrite} {
+		b.Run("durability="+d.String(), func(b *testing.B) { benchRecordParallel(b, d) })
+	}
+}
+
+func benchRecordParallel(b *testing.B, d audit.Durability) {
+	l := testLog(b, b.TempDir(), func(o *Options) { o.Durability = d })
 	defer l.Close()
 	b.SetParallelism(64) // 64 × GOMAXPROCS concurrent recorders
 	b.ReportAllocs()

@@ -28,9 +28,14 @@
 // # Writing
 //
 // Append takes a batch of events and returns once they are on disk (fsync). Concurrent
-// callers share one write and one fsync per batch (group commit), so throughput grows with
+// callers share one write per batch and one fsync per run of batches (group commit, done
+// in the callers' goroutines; a background goroutine fsyncs), so throughput grows with
 // concurrency while each caller still gets "durable or error": an authorization that could
-// not be audited can fail closed. One process at a time may write a log (flock).
+// not be audited can fail closed. Record does the same for one event, or, with
+// Options.Durability audit.DurabilityWrite, returns once the event is written (the kernel
+// holds it: a kill of the process loses nothing) and leaves the fsync to the background;
+// checkpoints sign only fsynced records either way. One process at a time may write a log
+// (flock).
 //
 // A checkpoint is signed every CheckpointInterval by Run and once more by Close. Records
 // after the latest checkpoint that were torn by a crash are cut at the next Open, loudly;

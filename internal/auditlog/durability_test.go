@@ -23,11 +23,11 @@ func recordAsync(l *Log, id string) <-chan error {
 	return done
 }
 
-// TestDurabilityWriteDoesNotWaitForFsync: with DurabilityWrite, Record returns once the
+// TestDurabilityWriteDoesNotWaitForFsync: with audit.DurabilityWrite, Record returns once the
 // event is in the file, while the fsync is still held back; checkpoints sign only what is
 // fsynced; once the fsync completes the event is covered.
 func TestDurabilityWriteDoesNotWaitForFsync(t *testing.T) {
-	l := testLog(t, t.TempDir(), func(o *Options) { o.Durability = DurabilityWrite })
+	l := testLog(t, t.TempDir(), func(o *Options) { o.Durability = audit.DurabilityWrite })
 	defer l.Close()
 	release := heldSyncs(l)
 	select {
@@ -69,7 +69,7 @@ func TestDurabilityWriteDoesNotWaitForFsync(t *testing.T) {
 // TestDurabilityFsyncWaitsForFsync: with the default durability, Record does not return
 // while the fsync is held back, and Append never does, whatever the log's durability.
 func TestDurabilityFsyncWaitsForFsync(t *testing.T) {
-	for _, d := range []Durability{DurabilityFsync, DurabilityWrite} {
+	for _, d := range []audit.Durability{audit.DurabilityFsync, audit.DurabilityWrite} {
 		t.Run(d.String(), func(t *testing.T) {
 			l := testLog(t, t.TempDir(), func(o *Options) { o.Durability = d })
 			defer l.Close()
@@ -80,11 +80,11 @@ func TestDurabilityFsyncWaitsForFsync(t *testing.T) {
 				appended <- err
 			}()
 			var recorded <-chan error
-			if d == DurabilityFsync {
+			if d == audit.DurabilityFsync {
 				recorded = recordAsync(l, "f-1")
 			}
 			// Both are blocked in the fsync: nothing can return until it is released.
-			waitWritten(t, l, map[Durability]int{DurabilityFsync: 2, DurabilityWrite: 1}[d])
+			waitWritten(t, l, map[audit.Durability]int{audit.DurabilityFsync: 2, audit.DurabilityWrite: 1}[d])
 			select {
 			case err := <-appended:
 				t.Fatalf("Append returned (%v) before its fsync", err)

@@ -11,7 +11,7 @@ import (
 )
 
 // TestGroupCommitBatchesConcurrentRecords: records of concurrent callers share commits
-// (one write and one fsync each), as requests under load do, and every one of them is in
+// (fsyncs), as requests under load do, and every one of them is in
 // the log and verifies.
 func TestGroupCommitBatchesConcurrentRecords(t *testing.T) {
 	dir := t.TempDir()

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sys/unix"
 
+	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/keys"
 )
 
@@ -43,40 +44,8 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock for checkpoint times and event times. Default time.Now.
 	Now func() time.Time
-	// Durability is what Record waits for before it returns. Default DurabilityFsync.
-	Durability Durability
-}
-
-// Durability is what Record waits for before it returns.
-type Durability int
-
-const (
-	// DurabilityFsync: the event is written and fsynced: it survives a power loss.
-	DurabilityFsync Durability = iota
-	// DurabilityWrite: the event is written to the log's files (the kernel holds it): it
-	// survives the process being killed, not a power loss or a kernel crash before the
-	// fsync, which follows at once, shared with the events around it. A failed write
-	// still fails the Record, and a failed fsync every later one. Checkpoints only ever
-	// sign fsynced records, so a power loss cannot make the log contradict a checkpoint.
-	DurabilityWrite
-)
-
-// ParseDurability parses "fsync" or "write".
-func ParseDurability(s string) (Durability, error) {
-	switch s {
-	case "fsync":
-		return DurabilityFsync, nil
-	case "write":
-		return DurabilityWrite, nil
-	}
-	return 0, fmt.Errorf("audit durability %q: want fsync or write", s)
-}
-
-func (d Durability) String() string {
-	if d == DurabilityWrite {
-		return "write"
-	}
-	return "fsync"
+	// Durability is what Record waits for before it returns. Default audit.DurabilityFsync.
+	Durability audit.Durability
 }
 
 // ErrClosed is returned by Append after Close.

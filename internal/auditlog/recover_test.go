@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/audit/audittest"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
@@ -119,19 +120,19 @@ func TestOpenRefusesMissingCheckpointedRecords(t *testing.T) {
 // TestKill9 runs a writer in a child process, kills it with SIGKILL in the middle of a
 // stream of appends, and checks that every append it acknowledged is in the log exactly
 // once after the next Open, and that the log verifies.
-// With DurabilityWrite the child acknowledges an event once it is written, before the
+// With audit.DurabilityWrite the child acknowledges an event once it is written, before the
 // fsync: a killed process loses nothing the kernel holds, so the same must hold.
 func TestKill9(t *testing.T) {
 	if os.Getenv("AUDITLOG_KILL9_DIR") != "" {
 		kill9Child()
 		return
 	}
-	for _, d := range []Durability{DurabilityFsync, DurabilityWrite} {
+	for _, d := range []audit.Durability{audit.DurabilityFsync, audit.DurabilityWrite} {
 		t.Run(d.String(), func(t *testing.T) { testKill9(t, d) })
 	}
 }
 
-func testKill9(t *testing.T, d Durability) {
+func testKill9(t *testing.T, d audit.Durability) {
 	dir := t.TempDir()
 	testOptions(t, dir) // creates the master key the child uses
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$", "-test.count=1")
@@ -146,6 +147,7 @@ func testKill9(t *testing.T, d Durability) {
 	}
 	acked := map[string]bool{}
 	sc := bufio.NewScanner(out)
+	sc.Split(audittest.WholeLines)
 	deadline := time.After(30 * time.Second)
 	for len(acked) < 3000 && sc.Scan() {
 		if id, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
@@ -192,10 +194,10 @@ func testKill9(t *testing.T, d Durability) {
 }
 
 // kill9Child appends from 8 goroutines forever, printing each acknowledged id: with
-// Append (which always fsyncs) or, with DurabilityWrite, with Record.
+// Append (which always fsyncs) or, with audit.DurabilityWrite, with Record.
 func kill9Child() {
 	dir := os.Getenv("AUDITLOG_KILL9_DIR")
-	d, err := ParseDurability(os.Getenv("AUDITLOG_KILL9_DURABILITY"))
+	d, err := audit.ParseDurability(os.Getenv("AUDITLOG_KILL9_DURABILITY"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -225,7 +227,7 @@ func kill9Child() {
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("k%d-%d", w, i)
 				var err error
-				if d == DurabilityWrite {
+				if d == audit.DurabilityWrite {
 					err = l.Record(context.Background(), audit.Event{ID: id, Kind: audit.KindAuthz, Outcome: audit.Allow})
 				} else {
 					_, err = l.Append(fmt.Appendf(nil, `{"id":%q,"kind":"authz"}`, id))

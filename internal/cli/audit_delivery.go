@@ -12,6 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/audit/auditnats"
 	"github.com/bulwark-security/bulwark/internal/audit/collect"
 	"github.com/bulwark-security/bulwark/internal/audit/ship"
@@ -23,8 +24,8 @@ import (
 )
 
 // roleAudit is a standalone gateway's or sidecar's audit trail: events are recorded into
-// a local spool (durable before the request goes on) and a shipper part delivers them to
-// the collector. Start Parts; Close after they stopped.
+// a local spool (written, or fsynced, before the request goes on: audit.durability) and a
+// shipper part delivers them to the collector. Start Parts; Close after they stopped.
 type roleAudit struct {
 	*spool.Spool
 	Parts  []part
@@ -45,7 +46,12 @@ func (s state) spoolDir(role string) string { return filepath.Join(s.dir, "audit
 // over cfg.Audit.Transport, authenticated with the role's SVID.
 func openRoleAudit(ctx context.Context, cfg *config.Config, st state, role string, src *workloadapi.X509Source, log *slog.Logger) (*roleAudit, error) {
 	log = log.With("component", "audit-spool")
-	sp, err := spool.Open(spool.Options{Dir: st.spoolDir(role), MaxBytes: cfg.Audit.SpoolMaxBytes, FailOpen: cfg.Audit.UnsafeFailOpen, Log: log})
+	d, err := audit.ParseDurability(cfg.Audit.Durability)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := spool.Open(spool.Options{Dir: st.spoolDir(role), MaxBytes: cfg.Audit.SpoolMaxBytes, Durability: d,
+		FailOpen: cfg.Audit.UnsafeFailOpen, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +119,7 @@ func reporters(cfg *config.Config) map[spiffeid.ID]string {
 
 func openCollector(ctx context.Context, cfg *config.Config, st state, mk *keys.MasterKey, km auditlog.KeyManager, src *workloadapi.X509Source, log *slog.Logger) (*collector, error) {
 	log = log.With("component", "audit")
-	d, err := auditlog.ParseDurability(cfg.Audit.Durability)
+	d, err := audit.ParseDurability(cfg.Audit.Durability)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"log/slog"
 
+	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 )
 
@@ -12,7 +13,7 @@ import (
 // and one file means one truth to verify. Opening it refuses a log whose checkpointed
 // records were changed, so `up` does not sign new checkpoints over tampering.
 func (s *stack) openAuditLog(log *slog.Logger) (*auditlog.Log, error) {
-	d, err := auditlog.ParseDurability(s.cfg.Audit.Durability)
+	d, err := audit.ParseDurability(s.cfg.Audit.Durability)
 	if err != nil {
 		return nil, err
 	}

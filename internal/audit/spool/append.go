@@ -10,35 +10,62 @@ import (
 
 var _ audit.Recorder = (*Spool)(nil)
 
-// Record spools one event and returns once it is durable on the local disk, so that a
-// caller can refuse a request whose decision could not be audited. It fills Time and ID
-// when empty; the ID is what the collector de-duplicates by. ctx is not consulted: an
-// event abandoned half-way would leave the caller not knowing whether it was recorded.
+// Record spools one event and returns once it is written to the segment file
+// (DurabilityWrite: it survives the process being killed) or fsynced (DurabilityFsync),
+// as Options.Durability says, so that a caller can refuse a request whose decision could
+// not be audited. It fills Time and ID when empty; the ID is what the collector
+// de-duplicates by. ctx is not consulted: an event abandoned half-way would leave the
+// caller not knowing whether it was recorded.
 func (s *Spool) Record(_ context.Context, e audit.Event) error {
 	rec, err := audit.Encode(e, s.o.Now)
 	if err != nil {
 		return err
 	}
-	if err := s.Append(rec); err != nil {
+	frames, err := frame(rec)
+	if err != nil {
+		return err
+	}
+	if err := s.enqueue(frames, 1, s.o.Durability); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
 }
 
-// Append spools records (each one event's JSON) and returns once all are durable, or an
-// error, in which case none of them is spooled. Records of concurrent callers share one
-// write and one fsync.
+// Append spools records (each one event's JSON) and returns once all are written and
+// fsynced, whatever Options.Durability says (it is the call for records that must not be
+// lost even to a power loss), or an error, in which case none of them is spooled.
+// Records of concurrent callers share one write and one fsync.
 func (s *Spool) Append(recs ...[]byte) error {
+	frames, err := frame(recs...)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(frames, len(recs), audit.DurabilityFsync)
+}
+
+func frame(recs ...[]byte) ([]byte, error) {
 	if len(recs) == 0 {
-		return errors.New("spool: append: no records")
+		return nil, errors.New("spool: append: no records")
 	}
 	var frames []byte
 	for i, r := range recs {
 		if len(r) == 0 || len(r) > MaxRecordSize {
-			return fmt.Errorf("spool: append: record %d is %d bytes (1 to %d allowed)", i, len(r), MaxRecordSize)
+			return nil, fmt.Errorf("spool: append: record %d is %d bytes (1 to %d allowed)", i, len(r), MaxRecordSize)
 		}
 		frames = appendFrame(frames, r)
 	}
+	return frames, nil
+}
+
+// enqueue adds n framed records to the pending batch and waits until the batch is written
+// (DurabilityWrite) or durable (DurabilityFsync).
+//
+// Group commit without a writer goroutine, as in package auditlog: the caller that gets
+// writeMu writes every record pending at that moment, its own and those of the callers
+// that queued while the previous write ran, and hands them to syncLoop without waiting.
+// A hand-off to a writer goroutine costs latency on a saturated machine, and a writer
+// waiting behind the fsync makes every request wait for the disk.
+func (s *Spool) enqueue(frames []byte, n int, d audit.Durability) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -61,11 +88,25 @@ func (s *Spool) Append(recs ...[]byte) error {
 	s.reserved += int64(len(frames))
 	b := s.pending
 	b.frames = append(b.frames, frames...)
-	b.n += len(recs)
-	s.cond.Signal()
+	b.n += n
+	s.inflight.Add(1)
 	s.mu.Unlock()
-	<-b.done
-	return b.err
+	s.writeMu.Lock()
+	select {
+	case <-b.written: // a caller that held writeMu before us wrote it
+	default:
+		s.writePending()
+	}
+	s.writeMu.Unlock()
+	s.inflight.Done()
+	if b.werr != nil {
+		return b.werr
+	}
+	if d == audit.DurabilityFsync {
+		<-b.synced
+		return b.serr
+	}
+	return nil
 }
 
 func (s *Spool) logFull() {
@@ -77,78 +118,69 @@ func (s *Spool) logFull() {
 		"dir", s.o.Dir, "bytes", s.bytes, "max_bytes", s.o.MaxBytes, "events", s.events, "fail_open", s.o.FailOpen)
 }
 
-// flushLoop commits batches one after another until Close; while one is being written
-// and synced the next one fills up.
-func (s *Spool) flushLoop() {
-	defer close(s.flushed)
-	for {
+// writePending writes the pending batch and hands it to syncLoop. The caller holds writeMu.
+func (s *Spool) writePending() {
+	s.mu.Lock()
+	b := s.pending
+	s.pending = newBatch()
+	s.mu.Unlock()
+	b.size = int64(len(b.frames))
+	b.werr = s.write(b)
+	b.frames = nil
+	close(b.written)
+	if b.werr != nil {
 		s.mu.Lock()
-		for s.pending.n == 0 && !s.closing {
-			s.cond.Wait()
-		}
-		if s.pending.n == 0 {
-			s.mu.Unlock()
-			return
-		}
-		b := s.pending
-		s.pending = newBatch()
+		s.reserved -= b.size
 		s.mu.Unlock()
-		b.err = s.commit(b)
-		s.mu.Lock()
-		s.reserved -= int64(len(b.frames))
-		if b.err == nil {
-			s.events += int64(b.n)
-			s.bytes += int64(len(b.frames))
-		}
-		s.mu.Unlock()
-		close(b.done)
-		if b.err == nil {
-			select {
-			case s.notify <- struct{}{}:
-			default:
-			}
-			s.publish()
-		}
+		b.serr = b.werr
+		close(b.synced)
+		return
 	}
+	// Never block here: a writer waiting for room behind a slow fsync would hold writeMu
+	// and make every request wait for the disk after all.
+	s.syncMu.Lock()
+	s.unsynced = append(s.unsynced, b)
+	s.syncMu.Unlock()
+	s.wakeSyncLoop()
 }
 
-// commit writes one batch at the end of the active segment (starting a new one when it
-// is full) and syncs it. On failure it cuts the segment back; if even that fails, the
-// spool refuses every later append until it is reopened.
-func (s *Spool) commit(b *batch) error {
-	s.mu.Lock()
-	failed := s.failed
-	last := s.segs[len(s.segs)-1]
-	roll := last.size > 0 && last.size+int64(len(b.frames)) > s.o.SegmentBytes
-	s.mu.Unlock()
-	if failed != nil {
-		return failed
+// write appends one batch to the active segment, starting a new one when it is full (no
+// fsync). On failure it cuts the segment back; if even that fails, the spool refuses every
+// later append until it is reopened. The caller holds writeMu.
+func (s *Spool) write(b *batch) error {
+	if err := s.failure(); err != nil {
+		return err
 	}
-	if roll {
-		s.mu.Lock()
-		err := s.createSegment(last.seq + 1)
-		last = s.segs[len(s.segs)-1]
-		s.mu.Unlock()
-		if err != nil {
+	if s.w.size > 0 && s.w.size+b.size > s.o.SegmentBytes {
+		if err := s.roll(); err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
 	}
-	start := last.size
-	_, err := s.active.Write(b.frames)
-	if err == nil {
-		err = s.active.Sync()
-	}
-	if err != nil {
-		if terr := s.active.Truncate(start); terr != nil {
-			s.mu.Lock()
-			s.failed = fmt.Errorf("spool unusable until restart: append failed (%v) and could not be undone (%v)", err, terr)
-			s.mu.Unlock()
-			s.o.Log.Error("audit spool unusable until restart", "error", s.failed.Error())
+	start := s.w.size
+	if _, err := s.w.f.Write(b.frames); err != nil {
+		if terr := s.w.f.Truncate(start); terr != nil {
+			s.fail(fmt.Errorf("spool unusable until restart: append failed (%v) and could not be undone (%v)", err, terr))
 		}
 		return fmt.Errorf("spool: append: %w", err)
 	}
-	s.mu.Lock()
-	s.segs[len(s.segs)-1].size += int64(len(b.frames))
-	s.mu.Unlock()
+	s.w.size += b.size
+	b.f, b.seq, b.end = s.w.f, s.w.seq, s.w.size
+	return nil
+}
+
+// roll starts the next segment. The old one is not closed here: batches written to it may
+// still be waiting for their fsync, so it goes to syncLoop, which fsyncs it once more and
+// closes it; syncLoop also makes the new file's directory entry durable before any record
+// in it counts as durable. The caller holds writeMu.
+func (s *Spool) roll() error {
+	f, err := createSegmentFile(s.segPath(s.w.seq + 1))
+	if err != nil {
+		return err
+	}
+	s.syncMu.Lock()
+	s.retired = append(s.retired, s.w.f)
+	s.syncMu.Unlock()
+	s.w = writer{f: f, seq: s.w.seq + 1}
+	s.wakeSyncLoop()
 	return nil
 }

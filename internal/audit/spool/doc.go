@@ -12,10 +12,20 @@
 //
 // # Durability and bound
 //
-// Append returns once its records are fsynced; concurrent callers share one write and
-// one fsync (group commit). A record torn by a crash fails its CRC or is short, and Open
-// cuts it, loudly: it was never acknowledged to anyone. The bytes not yet acknowledged by
-// the collector are bounded by Options.MaxBytes; past it Append returns ErrFull, and the
-// role fails closed (503) or, with audit.unsafe_fail_open, lets the request through
-// unaudited. Both transitions, into and out of full, are logged.
+// Record returns once its event is written to the segment file (Options.Durability
+// DurabilityWrite, audit.durability: write, the roles' default: the event survives the
+// process being killed) or once it is fsynced (DurabilityFsync, the zero value); Append
+// always waits for the fsync. Concurrent callers share one write, done by one of them
+// (group commit, no writer goroutine), and the fsync follows at once in a background
+// goroutine, shared by every batch written since the previous one. Peek hands the
+// shipper only fsynced records, so an acknowledgement never points past what a power
+// loss could remove; Open fsyncs what a killed process left before handing it out. A
+// rolled-away segment is fsynced to its end and closed by that goroutine only, after its
+// last fsync. A failed write is cut back; a failed fsync makes the spool refuse every
+// later append, loudly, until it is reopened. Close writes and fsyncs everything recorded
+// before it. A record torn by a crash fails its CRC or is short, and Open cuts it,
+// loudly: it was never delivered. The bytes not yet acknowledged by the collector are
+// bounded by Options.MaxBytes; past it Record and Append return ErrFull, and the role fails closed
+// (503) or, with audit.unsafe_fail_open, lets the request through unaudited. Both
+// transitions, into and out of full, are logged.
 package spool

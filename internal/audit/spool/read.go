@@ -14,8 +14,9 @@ type Batch struct {
 }
 
 // Peek returns up to max records (and about maxBytes) from the oldest unacknowledged one,
-// without removing them: a delivery that fails is retried with the same records. An empty
-// batch means everything durable has been acknowledged.
+// without removing them: a delivery that fails is retried with the same records. It hands
+// out only fsynced records, so that an Ack never points past what a power loss could
+// remove. An empty batch means everything durable has been acknowledged.
 func (s *Spool) Peek(max int, maxBytes int) (Batch, error) {
 	s.mu.Lock()
 	at := s.acked
@@ -70,7 +71,7 @@ func segSizeOf(segs []segment, seq uint64) int64 {
 	return 0
 }
 
-// readRange reads [from, to) of a segment: only committed bytes.
+// readRange reads [from, to) of a segment: only durable bytes.
 func readRange(path string, from, to int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -68,7 +68,9 @@ func writeAcked(dir string, p pos) error {
 }
 
 // recover loads the acked position, deletes fully acknowledged segments, checks every
-// record after it (cutting a torn tail), counts what is left and opens the active segment.
+// record after it (cutting a torn tail), fsyncs what is left (a killed process leaves
+// records that only the kernel holds: they must not be handed out before they are
+// durable), counts it and opens the last segment for appending.
 func (s *Spool) recover() error {
 	acked, ok, err := readAcked(s.o.Dir)
 	if err != nil {
@@ -101,24 +103,54 @@ func (s *Spool) recover() error {
 		s.bytes += size - from
 	}
 	if len(s.segs) == 0 {
-		seq := acked.seg
-		if seq == 0 {
-			seq = 1
-		}
+		seq := max(acked.seg, 1)
 		acked = pos{seg: seq}
-		if err := s.createSegment(seq); err != nil {
+		f, err := createSegmentFile(s.segPath(seq))
+		if err != nil {
 			return err
 		}
+		s.segs = []segment{{seq: seq}}
+		s.w = writer{f: f, seq: seq}
 	} else if acked.seg < s.segs[0].seq {
 		acked = pos{seg: s.segs[0].seq}
 	}
 	s.acked = acked
-	if s.active != nil {
-		return nil
+	if s.w.f == nil {
+		last := s.segs[len(s.segs)-1]
+		f, err := os.OpenFile(s.segPath(last.seq), os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("open spool segment: %w", err)
+		}
+		s.w = writer{f: f, seq: last.seq, size: last.size}
 	}
-	last := s.segs[len(s.segs)-1]
-	if s.active, err = os.OpenFile(s.segPath(last.seq), os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
-		return fmt.Errorf("open spool segment: %w", err)
+	if err := s.syncRecovered(); err != nil {
+		s.w.f.Close()
+		return err
+	}
+	s.dirSynced = s.w.seq
+	return nil
+}
+
+// syncRecovered fsyncs every segment left and the directory.
+func (s *Spool) syncRecovered() error {
+	for _, sg := range s.segs {
+		f := s.w.f
+		if sg.seq != s.w.seq {
+			var err error
+			if f, err = os.Open(s.segPath(sg.seq)); err != nil {
+				return fmt.Errorf("open spool segment: %w", err)
+			}
+		}
+		err := s.o.syncFile(f)
+		if f != s.w.f {
+			f.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("spool %s: fsync recovered segment: %w", s.o.Dir, err)
+		}
+	}
+	if err := keys.SyncDir(s.o.Dir); err != nil {
+		return fmt.Errorf("spool %s: fsync directory: %w", s.o.Dir, err)
 	}
 	return nil
 }
@@ -138,7 +170,7 @@ func (s *Spool) checkSegment(seq uint64, from int64) (int64, int64, error) {
 	for off < int64(len(b)) {
 		_, size, err := nextFrame(b[off:])
 		if err != nil {
-			s.o.Log.Error("audit spool: cutting a damaged or torn record (unclean shutdown); it was never acknowledged to a caller",
+			s.o.Log.Error("audit spool: cutting a damaged or torn record (unclean shutdown); it was never delivered to the collector",
 				"file", path, "offset", off, "bytes", int64(len(b))-off, "reason", err.Error())
 			if err := os.Truncate(path, off); err != nil {
 				return 0, 0, fmt.Errorf("cut torn spool record: %w", err)
@@ -151,19 +183,12 @@ func (s *Spool) checkSegment(seq uint64, from int64) (int64, int64, error) {
 	return off, n, nil
 }
 
-func (s *Spool) createSegment(seq uint64) error {
-	f, err := os.OpenFile(s.segPath(seq), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+// createSegmentFile creates a new, empty segment for appending. Its directory entry is
+// made durable by the caller (recover, or syncLoop before a record in it counts).
+func createSegmentFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("create spool segment: %w", err)
+		return nil, fmt.Errorf("create spool segment: %w", err)
 	}
-	if err := keys.SyncDir(s.o.Dir); err != nil {
-		f.Close()
-		return err
-	}
-	s.segs = append(s.segs, segment{seq: seq})
-	if s.active != nil {
-		s.active.Close()
-	}
-	s.active = f
-	return nil
+	return f, nil
 }

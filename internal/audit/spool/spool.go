@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/keys"
 )
 
@@ -38,21 +39,30 @@ type Options struct {
 	MaxBytes int64
 	// SegmentBytes is the size at which a new segment file is started. Default DefaultSegmentBytes.
 	SegmentBytes int64
+	// Durability is what Record waits for (audit.durability): the write to the segment
+	// file (DurabilityWrite) or its fsync (DurabilityFsync, the zero value). Either way
+	// Peek hands out only fsynced records, and Append always waits for the fsync.
+	Durability audit.Durability
 	// FailOpen only words the "spool full" log line: what the role does with a refused
 	// event is its own decision (audit.unsafe_fail_open).
 	FailOpen bool
-	// Log receives the loud messages: torn records cut, spool full, room again.
+	// Log receives the loud messages: torn records cut, spool full, room again, a failed
+	// fsync.
 	Log *slog.Logger
 	// Now is the clock for event times. Default time.Now.
 	Now func() time.Time
 	// OnStats, when set, is called with the new figures after every append and ack (a
 	// gauge hook for metrics). It must not block or call back into the spool.
 	OnStats func(Stats)
+
+	// syncFile fsyncs a segment (default (*os.File).Sync); tests wrap it to hold back or
+	// fail fsyncs.
+	syncFile func(*os.File) error
 }
 
 // Stats are the spool's current figures.
 type Stats struct {
-	Events   int64 // records not yet acknowledged by the collector
+	Events   int64 // durable (fsynced) records not yet acknowledged by the collector
 	Bytes    int64 // their size on disk, framing included
 	MaxBytes int64
 	Full     bool // the last append was refused for lack of room
@@ -70,40 +80,66 @@ type Spool struct {
 	o    Options
 	lock *os.File
 
-	mu       sync.Mutex // guards everything below
-	cond     *sync.Cond
+	mu       sync.Mutex // guards the fields up to writeMu
 	pending  *batch
 	closing  bool
-	reserved int64 // bytes of pending and in-flight batches
+	inflight sync.WaitGroup // enqueue calls that may still write
+	reserved int64          // bytes enqueued and not yet durable
 	full     bool
-	failed   error // sticky: a write could not be undone
-	segs     []segment
-	active   *os.File // the last segment, open for appending
-	acked    pos      // the first unacknowledged record
-	oldest   oldest   // the time of the record at acked (Oldest)
-	events   int64
-	bytes    int64 // committed, unacknowledged
-	notify   chan struct{}
-	flushed  chan struct{}
+	failed   error     // sticky: a write could not be undone, or an fsync failed
+	segs     []segment // the durable view: what Peek may hand out
+	acked    pos       // the first unacknowledged record
+	oldest   oldest    // the time of the record at acked (Oldest)
+	events   int64     // durable, unacknowledged
+	bytes    int64
+
+	writeMu sync.Mutex // held by the caller writing the pending batch (enqueue)
+	w       writer     // guarded by writeMu after Open
+
+	syncMu     sync.Mutex
+	unsynced   []*batch      // written, waiting for syncLoop's next fsync
+	retired    []*os.File    // rolled-away segments for syncLoop to sync and close
+	syncNeeded chan struct{} // wakes syncLoop (capacity 1); closed by Close
+	flushed    chan struct{} // closed when syncLoop has stopped
+	dirSynced  uint64        // the last segment whose directory entry is durable; syncLoop's
+
+	notify chan struct{}
 }
 
-// segment is one segment file and its committed (durable) size.
+// writer is the write side: the last segment, open for appending, and its written size
+// (which runs ahead of the durable size in segs until syncLoop catches up).
+type writer struct {
+	f    *os.File
+	seq  uint64
+	size int64
+}
+
+// segment is one segment file and its durable (fsynced) size.
 type segment struct {
 	seq  uint64
 	size int64
 }
 
+// batch is the group of records that share one write (and, with the batches written
+// while the previous fsync ran, one fsync).
 type batch struct {
-	frames []byte
-	n      int
-	err    error
-	done   chan struct{}
+	frames  []byte
+	n       int
+	size    int64    // len(frames), kept once frames is dropped after the write
+	f       *os.File // the segment written to
+	seq     uint64
+	end     int64         // the segment's size after the batch
+	werr    error         // set before written is closed
+	serr    error         // set before synced is closed
+	written chan struct{} // closed once the batch is written, or failed to be
+	synced  chan struct{} // closed once the batch is fsynced, or failed to be
 }
 
-func newBatch() *batch { return &batch{done: make(chan struct{})} }
+func newBatch() *batch { return &batch{written: make(chan struct{}), synced: make(chan struct{})} }
 
 // Open opens the spool in o.Dir, creating it, and recovers from a crash: a torn record at
-// the end of a segment is cut and logged.
+// the end of a segment is cut and logged, and what is left is fsynced before Peek hands it
+// out (a killed process leaves written records that only the kernel holds).
 func Open(o Options) (*Spool, error) {
 	if o.Dir == "" || o.Log == nil {
 		return nil, errors.New("spool: Dir and Log are required")
@@ -120,8 +156,11 @@ func Open(o Options) (*Spool, error) {
 	if err := keys.SecretDir(o.Dir); err != nil {
 		return nil, fmt.Errorf("spool dir: %w", err)
 	}
-	s := &Spool{o: o, pending: newBatch(), notify: make(chan struct{}, 1), flushed: make(chan struct{})}
-	s.cond = sync.NewCond(&s.mu)
+	if o.syncFile == nil {
+		o.syncFile = (*os.File).Sync
+	}
+	s := &Spool{o: o, pending: newBatch(), notify: make(chan struct{}, 1),
+		syncNeeded: make(chan struct{}, 1), flushed: make(chan struct{})}
 	var err error
 	if s.lock, err = lockDir(o.Dir); err != nil {
 		return nil, err
@@ -130,7 +169,7 @@ func Open(o Options) (*Spool, error) {
 		s.lock.Close()
 		return nil, err
 	}
-	go s.flushLoop()
+	go s.syncLoop()
 	return s, nil
 }
 
@@ -177,11 +216,12 @@ func (s *Spool) publish() {
 	}
 }
 
-// Notify is signalled after records are committed: the shipper waits on it when the
+// Notify is signalled after records become durable: the shipper waits on it when the
 // spool is empty.
 func (s *Spool) Notify() <-chan struct{} { return s.notify }
 
-// Close stops accepting records, commits what is pending and releases the spool.
+// Close stops accepting records, writes and fsyncs every record enqueued before it, and
+// releases the spool.
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	if s.closing {
@@ -189,10 +229,11 @@ func (s *Spool) Close() error {
 		return nil
 	}
 	s.closing = true
-	s.cond.Broadcast()
 	s.mu.Unlock()
+	s.inflight.Wait()   // every enqueued batch is written (or failed to be)
+	close(s.syncNeeded) // syncLoop syncs what is left, closes rolled segments, and stops
 	<-s.flushed
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return errors.Join(s.active.Close(), s.lock.Close())
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return errors.Join(s.w.f.Close(), s.lock.Close())
 }

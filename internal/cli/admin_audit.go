@@ -55,22 +55,15 @@ type adminAudit struct {
 const adminSpoolWait = 5 * time.Second
 
 // openAdminAudit opens the log at logPath for direct appends, or the admin spool. km is the
-// state dir's key manager: it wraps the log's checkpoint signing key.
-func openAdminAudit(st state, logPath string, km auditlog.KeyManager) (*adminAudit, error) {
+// state dir's key manager: it wraps the log's checkpoint signing key; legacy is its root's
+// file key (rootKeys.legacy), which opens a checkpoint key of earlier versions.
+func openAdminAudit(st state, logPath string, km auditlog.KeyManager, legacy *keys.MasterKey) (*adminAudit, error) {
 	a := &adminAudit{user: osUser(), requestID: proxy.NewRequestID()}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	v, err := auditlog.LoadVerifier(filepath.Join(filepath.Dir(logPath), "checkpoint-signer.pub"))
 	switch {
 	case err == nil:
-		mkPath := st.masterKeyPath()
-		if p := os.Getenv(keys.EnvMasterKeyFile); p != "" {
-			mkPath = p // as openMasterKey, without ever creating one
-		}
-		mk, err := keys.LoadMasterKey(mkPath)
-		if err != nil {
-			return nil, fmt.Errorf("audit log: %w", err)
-		}
-		l, err := auditlog.Open(auditlog.Options{Path: logPath, Origin: v.Name(), Keys: km, MasterKey: mk, Log: log})
+		l, err := auditlog.Open(auditlog.Options{Path: logPath, Origin: v.Name(), Keys: km, MasterKey: legacy, Log: log})
 		if err == nil {
 			a.rec, a.close = l, l.Close
 			return a, nil
@@ -187,14 +180,13 @@ type keysAdmin struct {
 
 // startKeysAdmin opens the key manager and the admin audit, and records cmd's admin event;
 // the command acts only when it returns no error.
-func startKeysAdmin(cmd *cobra.Command, stateDir, resource string) (*envelope.Manager, *keysAdmin, error) {
+func startKeysAdmin(cmd *cobra.Command, sf *stateFlags, resource string) (*envelope.Manager, *keysAdmin, error) {
 	ka := &keysAdmin{}
-	st, mk, err := loadStateMasterKey(stateDir)
+	st, kc, err := sf.load(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	ka.mk = mk
-	m, err := envelope.Open(cmd.Context(), st.keysDir(), envelope.FileMaster(mk), envelope.Options{OnEvent: func(e envelope.Event) {
+	m, rk, err := openKeyManager(cmd.Context(), st, kc, envelope.Options{OnEvent: func(e envelope.Event) {
 		ka.mu.Lock()
 		ka.events = append(ka.events, e)
 		ka.mu.Unlock()
@@ -202,7 +194,8 @@ func startKeysAdmin(cmd *cobra.Command, stateDir, resource string) (*envelope.Ma
 	if err != nil {
 		return nil, nil, err
 	}
-	if ka.adminAudit, err = openAdminAudit(st, st.auditLogPath(), m); err != nil {
+	ka.mk = rk.legacy
+	if ka.adminAudit, err = openAdminAudit(st, st.auditLogPath(), m, rk.legacy); err != nil {
 		return nil, nil, err
 	}
 	if err := ka.Command(cmd.Context(), cmd, resource, ""); err != nil {

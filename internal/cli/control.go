@@ -37,11 +37,12 @@ func newControlCmd() *cobra.Command {
 				return err
 			}
 			defer unlock()
-			mk, err := openMasterKey(st, out)
+			rk, err := openRootKeys(cmd.Context(), cfg.Keys, st, true, out)
 			if err != nil {
 				return err
 			}
-			km, err := openStateKeys(cmd.Context(), st, mk) // its events are held until newControlAPIs audits them
+			mk := rk.legacy                                        // opens key files of earlier versions
+			km, err := openStateKeys(cmd.Context(), st, rk.master) // its events are held until newControlAPIs audits them
 			if err != nil {
 				return err
 			}

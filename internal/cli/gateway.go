@@ -52,11 +52,13 @@ func newGatewayCmd() *cobra.Command {
 				// The generated edge keys are wrapped by the state dir's key manager: the
 				// control plane's when the gateway shares its state dir, else one of its
 				// own. The keys it creates are audited as the gateway's, through its spool.
-				if s.mk, err = openMasterKey(st, cmd.OutOrStdout()); err != nil {
+				rk, err := openRootKeys(cmd.Context(), cfg.Keys, st, true, cmd.OutOrStdout())
+				if err != nil {
 					return err
 				}
+				s.mk = rk.legacy
 				hook := keyEventsHook(cmd.Context(), al, config.GatewayName, log)
-				if s.keys, err = envelope.Open(cmd.Context(), st.keysDir(), envelope.FileMaster(s.mk), envelope.Options{OnEvent: hook}); err != nil {
+				if s.keys, err = envelope.Open(cmd.Context(), st.keysDir(), rk.master, envelope.Options{OnEvent: hook}); err != nil {
 					return fmt.Errorf("key manager: %w", err)
 				}
 			}

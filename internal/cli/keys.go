@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
@@ -24,10 +25,10 @@ func (s state) keysDir() string { return filepath.Join(s.dir, "keys") }
 // It works on the state directory's files and may run while `bulwark up` does: writers take
 // the key directory's lock, and a running process picks rotated keys up by itself.
 func newKeysCmd() *cobra.Command {
-	var stateDir string
+	var sf stateFlags
 	var asJSON bool
 	cmd := &cobra.Command{Use: "keys", Short: "List, rotate, rewrap and retire encryption keys (never shows key material)"}
-	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", "./.bulwark", "state directory")
+	sf.register(cmd, true, "state directory")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON: the key list, or one audit event per line")
 
 	cmd.AddCommand(&cobra.Command{
@@ -35,7 +36,11 @@ func newKeysCmd() *cobra.Command {
 		Short: "Show every key's versions, which one is primary, and which KEK version wraps each data key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := openKeyManager(cmd.Context(), stateDir)
+			st, kc, err := sf.load(cmd)
+			if err != nil {
+				return err
+			}
+			m, _, err := openKeyManager(cmd.Context(), st, kc, envelope.Options{})
 			if err != nil {
 				return err
 			}
@@ -70,7 +75,7 @@ func newKeysCmd() *cobra.Command {
 			case service != "":
 				resource = "data/" + service + "/" + purpose
 			}
-			m, ka, err := startKeysAdmin(cmd, stateDir, resource) // audited before it acts (admin_audit.go)
+			m, ka, err := startKeysAdmin(cmd, &sf, resource) // audited before it acts (admin_audit.go)
 			if err != nil {
 				return err
 			}
@@ -105,7 +110,7 @@ func newKeysCmd() *cobra.Command {
 		Short: "Re-wrap every data key under the primary KEK version, one file at a time (safe to interrupt and rerun)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, ka, err := startKeysAdmin(cmd, stateDir, "data keys")
+			m, ka, err := startKeysAdmin(cmd, &sf, "data keys")
 			if err != nil {
 				return err
 			}
@@ -127,7 +132,7 @@ func newKeysCmd() *cobra.Command {
 		Short: "Disable an old KEK version; refused while it still wraps a data key (run rewrap first)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, ka, err := startKeysAdmin(cmd, stateDir, fmt.Sprintf("kek version %d", version))
+			m, ka, err := startKeysAdmin(cmd, &sf, fmt.Sprintf("kek version %d", version))
 			if err != nil {
 				return err
 			}
@@ -144,19 +149,19 @@ func newKeysCmd() *cobra.Command {
 	return cmd
 }
 
-// openKeyManager opens the state dir's keys with its existing master key. Unlike `up` it
-// never creates a master key: a new one could not open the keys that are there.
-func openKeyManager(ctx context.Context, stateDir string) (*envelope.Manager, error) {
-	return openKeyManagerWith(ctx, stateDir, envelope.Options{})
-}
-
-// openKeyManagerWith is openKeyManager with options (OnEvent for the admin audit).
-func openKeyManagerWith(ctx context.Context, stateDir string, opts envelope.Options) (*envelope.Manager, error) {
-	st, mk, err := loadStateMasterKey(stateDir)
+// openKeyManager opens the state dir's keys under the master key kc names (openRootKeys).
+// Unlike `up` it never creates a master key file: a new one could not open the keys that
+// are there.
+func openKeyManager(ctx context.Context, st state, kc config.Keys, opts envelope.Options) (*envelope.Manager, *rootKeys, error) {
+	rk, err := openRootKeys(ctx, kc, st, false, io.Discard)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return envelope.Open(ctx, st.keysDir(), envelope.FileMaster(mk), opts)
+	m, err := envelope.Open(ctx, st.keysDir(), rk.master, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, rk, nil
 }
 
 // loadStateMasterKey loads the state dir's existing master key ($BULWARK_MASTER_KEY_FILE or

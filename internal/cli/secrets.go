@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/secrets"
 )
 
@@ -48,7 +49,7 @@ func newSecretsPutCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			km, err := openKeyManager(ctx, st.dir)
+			km, rk, err := openKeyManager(ctx, st, cfg.Keys, envelope.Options{})
 			if err != nil {
 				return err
 			}
@@ -61,7 +62,7 @@ func newSecretsPutCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			al, err := openAdminAudit(st, collectorLogPath(cfg, st), km) // the log, or the admin spool (admin_audit.go)
+			al, err := openAdminAudit(st, collectorLogPath(cfg, st), km, rk.legacy) // the log, or the admin spool (admin_audit.go)
 			if err != nil {
 				return err
 			}
@@ -120,7 +121,7 @@ func readSecretData(in io.Reader, name string) (map[string]string, error) {
 }
 
 func newSecretsHashCmd() *cobra.Command {
-	var stateDir string
+	var sf stateFlags
 	cmd := &cobra.Command{
 		Use:   "hash PATH",
 		Short: "Print the path_hmac audit events carry for a secret path, to find its events",
@@ -129,11 +130,11 @@ func newSecretsHashCmd() *cobra.Command {
 			if err := secrets.CheckPath(args[0]); err != nil {
 				return err
 			}
-			st, err := newState(stateDir)
+			st, kc, err := sf.load(cmd)
 			if err != nil {
 				return err
 			}
-			km, err := openKeyManager(cmd.Context(), st.dir)
+			km, _, err := openKeyManager(cmd.Context(), st, kc, envelope.Options{})
 			if err != nil {
 				return err
 			}
@@ -149,6 +150,6 @@ func newSecretsHashCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", "./.bulwark", "state directory")
+	sf.register(cmd, false, "state directory")
 	return cmd
 }

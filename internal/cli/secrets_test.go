@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/secrets"
 )
 
@@ -56,11 +57,11 @@ func TestSecretsPutAndHash(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	km, err := openKeyManager(ctx, state)
+	st, _ := newState(state)
+	km, _, err := openKeyManager(ctx, st, config.Keys{Master: config.MasterFile}, envelope.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := newState(state)
 	cfg := &config.Config{SecretStore: config.SecretStore{Backend: config.SecretBackendEmbedded}}
 	b, err := openSecretBackend(ctx, cfg, st, km)
 	if err != nil {

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/tink-crypto/tink-go/v2/tink"
+
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
 
-// openStateKeys opens the state dir's key manager with mk: the one manager of a control
+// openStateKeys opens the state dir's key manager under master (openRootKeys): the one manager of a control
 // plane process (`up`, `control`). It wraps the workload CA's keys, the audit log's
 // checkpoint key, the edge keys under `up`, the OIDC signing key and the services' data
 // keys.
@@ -19,8 +20,8 @@ import (
 // held by the manager, and newControlAPIs attaches the hook, which records them first
 // (envelope.Manager.SetOnEvent). Defer spillHeldKeyEvents so that a start that fails before
 // that loses none of them.
-func openStateKeys(ctx context.Context, st state, mk *keys.MasterKey) (*envelope.Manager, error) {
-	km, err := envelope.Open(ctx, st.keysDir(), envelope.FileMaster(mk), envelope.Options{})
+func openStateKeys(ctx context.Context, st state, master tink.AEAD) (*envelope.Manager, error) {
+	km, err := envelope.Open(ctx, st.keysDir(), master, envelope.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("key manager: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 // testStateKeys opens st's key manager as a control-plane process does: without a hook.
 func testStateKeys(t *testing.T, st state, mk *keys.MasterKey) *envelope.Manager {
 	t.Helper()
-	km, err := openStateKeys(context.Background(), st, mk)
+	km, err := openStateKeys(context.Background(), st, envelope.FileMaster(mk))
 	if err != nil {
 		t.Fatal(err)
 	}

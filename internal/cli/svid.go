@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"time"
@@ -16,17 +17,19 @@ import (
 )
 
 func newSVIDCmd() *cobra.Command {
-	var stateDir, service, outDir, trustDomain string
+	var sf stateFlags
+	var service, outDir, trustDomain string
 	var ttl time.Duration
 	cmd := &cobra.Command{
 		Use:   "svid --state-dir DIR --service NAME --out DIR",
 		Short: "Mint an X.509-SVID for a service from the state dir's CA: writes cert.pem, key.pem (0600) and bundle.pem",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := newState(stateDir)
+			st, kc, err := sf.load(cmd)
 			if err != nil {
 				return err
 			}
+			stateDir := st.dir
 			if _, err := os.Stat(st.caDir()); errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("no CA in %s: run `bulwark up --state-dir %s` first", stateDir, stateDir)
 			}
@@ -45,11 +48,12 @@ func newSVIDCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--service: %w", err)}
 			}
-			_, mk, err := loadStateMasterKey(stateDir) // never a new one: it could not open the CA
+			rk, err := openRootKeys(cmd.Context(), kc, st, false, io.Discard) // never a new key file: it could not open the CA
 			if err != nil {
 				return err
 			}
-			km, err := openStateKeys(cmd.Context(), st, mk) // its events (keys of a migrated CA) are held for the admin audit
+			mk := rk.legacy
+			km, err := openStateKeys(cmd.Context(), st, rk.master) // its events (keys of a migrated CA) are held for the admin audit
 			if err != nil {
 				return err
 			}
@@ -59,7 +63,7 @@ func newSVIDCmd() *cobra.Command {
 			}
 			// Minting is audited like the Workload API's: an admin event before, the svid
 			// event before the files are written, a failure event if it fails in between.
-			al, err := openAdminAudit(st, st.auditLogPath(), km)
+			al, err := openAdminAudit(st, st.auditLogPath(), km, mk)
 			if err != nil {
 				return err
 			}
@@ -85,7 +89,7 @@ func newSVIDCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", "./.bulwark", "state directory holding the CA")
+	sf.register(cmd, false, "state directory holding the CA")
 	cmd.Flags().StringVar(&service, "service", "", "service name (the ID is spiffe://<trust-domain>/svc/<name>)")
 	cmd.Flags().StringVar(&outDir, "out", "", "output directory (created 0700)")
 	cmd.Flags().StringVar(&trustDomain, "trust-domain", "", "trust domain (default: from endpoints.json)")

@@ -65,10 +65,12 @@ func (s *stack) createState(out io.Writer, log *slog.Logger) error {
 	if s.unlock, err = st.lock(); err != nil {
 		return err
 	}
-	if s.mk, err = openMasterKey(st, out); err != nil {
+	rk, err := openRootKeys(context.Background(), cfg.Keys, st, true, out)
+	if err != nil {
 		return err
 	}
-	if s.keys, err = openStateKeys(context.Background(), st, s.mk); err != nil {
+	s.mk = rk.legacy
+	if s.keys, err = openStateKeys(context.Background(), st, rk.master); err != nil {
 		return err
 	}
 	ca, created, err := identity.LoadOrCreateCA(context.Background(), st.caDir(), s.mk, s.keys, cfg.TD, time.Now)

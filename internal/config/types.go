@@ -39,6 +39,9 @@ type Config struct {
 	// SecretStore chooses the secret store's backend (secrets.go); services[].secrets
 	// grant access to it. Default: embedded.
 	SecretStore SecretStore `yaml:"secret_store"`
+	// Keys chooses the key manager's master key (keys.go): a file (default) or a Vault
+	// Transit key.
+	Keys Keys `yaml:"keys"`
 	// Store is where the bank's apps keep their data unless services[].store says
 	// otherwise: "sqlite" (default: one file per service in <state_dir>/data) or
 	// "postgres" (a database per service on the postgres server, store.go).
@@ -243,9 +246,10 @@ type Audit struct {
 	// Default false: an authorization that cannot be audited is refused (503).
 	UnsafeFailOpen bool `yaml:"unsafe_fail_open"`
 	// Durability is what a request's audit event must reach before the request goes on:
-	// "write" (default): the audit log's file, through the kernel: the event survives any
-	// crash of Bulwark's processes, and is fsynced at once, batched with the events around
-	// it (checkpoints sign only fsynced events); a power loss or kernel crash can lose the
+	// "write" (default): the audit log's file (or a standalone gateway's or sidecar's
+	// spool), through the kernel: the event survives any crash of Bulwark's processes, and
+	// is fsynced at once, batched with the events around it (checkpoints sign, and
+	// shippers deliver, only fsynced events); a power loss or kernel crash can lose the
 	// last few milliseconds of events. "fsync": every request waits for its event's
 	// fsync, which costs throughput and latency on most disks (see bench/README.md).
 	// Either way a request whose event cannot be written is refused (503). Events that

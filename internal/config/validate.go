@@ -55,6 +55,7 @@ func (c *Config) applyDefaults() {
 	c.applyAuditDefaults()
 	c.applyTracingDefaults()
 	c.applySecretStoreDefaults()
+	c.applyKeysDefaults()
 	c.applyStoreDefaults()
 	ip := &c.IdentityProvider
 	if ip.Audience == "" {
@@ -185,6 +186,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateTracing()...)
 	errs = append(errs, c.validateMetrics()...)
 	errs = append(errs, c.validateSecretStore()...)
+	errs = append(errs, c.validateKeys()...)
 	errs = append(errs, c.validateStore()...)
 	errs = append(errs, c.validateTokenization()...)
 	return errors.Join(errs...)

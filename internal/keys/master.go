@@ -21,8 +21,18 @@ const (
 
 // MasterKey encrypts and decrypts key material at rest. It never exposes its bytes.
 type MasterKey struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	absent string // NoFileKey's reason; aead is nil
 }
+
+// ErrNoFileKey is the error of every Seal and Open of a MasterKey from NoFileKey.
+var ErrNoFileKey = errors.New("no master key file")
+
+// NoFileKey returns a MasterKey without a key, for a state dir whose master key is not a
+// file (a Vault Transit key): Seal and Open fail with ErrNoFileKey and why. A key file that
+// an earlier version sealed directly with a file key then fails to open, naming itself,
+// and no file key is ever created for it.
+func NoFileKey(why string) *MasterKey { return &MasterKey{absent: why} }
 
 // String keeps the key out of logs and error messages even if someone prints the struct.
 func (*MasterKey) String() string { return "MasterKey(redacted)" }
@@ -103,6 +113,9 @@ func newMasterKey(b []byte) (*MasterKey, error) {
 
 // Seal encrypts plaintext, bound to purpose (associated data).
 func (k *MasterKey) Seal(plaintext []byte, purpose string) ([]byte, error) {
+	if k.aead == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoFileKey, k.absent)
+	}
 	nonce := make([]byte, k.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
@@ -117,6 +130,9 @@ var ErrDecrypt = errors.New("decrypt: ciphertext does not open with this master 
 
 // Open decrypts a blob produced by Seal with the same purpose.
 func (k *MasterKey) Open(sealed []byte, purpose string) ([]byte, error) {
+	if k.aead == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoFileKey, k.absent)
+	}
 	n := k.aead.NonceSize()
 	if len(sealed) < 1+n+k.aead.Overhead() || sealed[0] != version {
 		return nil, ErrDecrypt

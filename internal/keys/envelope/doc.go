@@ -2,8 +2,8 @@
 //
 // Three layers, each wrapping the next:
 //
-//   - the master key (a tink.AEAD: the 32-byte file of package keys today, a Vault Transit
-//     key later) wraps
+//   - the master key (a tink.AEAD: the 32-byte file of package keys, FileMaster, or a
+//     HashiCorp Vault / OpenBao Transit key, VaultTransit) wraps
 //   - the key-encryption keys (KEK): one tink keyset of AES-256-GCM keys, one key per
 //     version, in <keys>/kek.json, which wrap
 //   - the data keys: one tink keyset per service and purpose, in
@@ -21,6 +21,13 @@
 // new ones use the primary. Rewrap re-encrypts data keys under the newest KEK, one atomic
 // file at a time, so readers never stop and a crash leaves every file readable; once no
 // data key is wrapped under an old KEK version, that version can be retired (disabled).
+//
+// The master key is used only when kek.json is read or written (at open, on a KEK
+// rotation or rewrap, when a data key is created), never per Encrypt or Decrypt, so a
+// Transit key costs no request on the data path. A master that cannot be reached gives
+// ErrMasterUnavailable, naming the server and why, never ErrUnwrap: Vault being down does
+// not read as a tampered file. Rotating the Transit key and then the KEK (RotateKEK)
+// re-wraps kek.json under the Transit key's newest version.
 //
 // Every change is an Event for the audit log, handed to Options.OnEvent or to a hook
 // attached later with SetOnEvent: a process that opens its keys before the audit log that

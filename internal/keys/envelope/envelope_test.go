@@ -16,8 +16,12 @@ import (
 	"github.com/bulwark-security/bulwark/internal/keys"
 )
 
-// newMaster makes a master key file, generated at test time, and returns it as a tink.AEAD.
-func newMaster(t testing.TB) tink.AEAD {
+// newMaster makes a new master key for a test: a key file generated at test time, unless
+// the Transit suite (transit_test.go) swaps in a new Vault Transit key.
+var newMaster = newFileMaster
+
+// newFileMaster makes a master key file, generated at test time, as a tink.AEAD.
+func newFileMaster(t testing.TB) tink.AEAD {
 	t.Helper()
 	mk, _, err := keys.LoadOrCreateMasterKey(filepath.Join(t.TempDir(), "master.key"))
 	if err != nil {

@@ -1,13 +1,20 @@
 package envelope
 
 import (
+	"errors"
+
 	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/bulwark-security/bulwark/internal/keys"
 )
 
-// The master key is any tink.AEAD, so another root of trust needs no change here: a Vault
-// Transit key, for one, is a tink.AEAD through tink-go-hcvault.
+// The master key is any tink.AEAD: the file of package keys (FileMaster), or a Vault
+// Transit key (VaultTransit, transit.go).
+
+// ErrMasterUnavailable is returned when the master key cannot be used at all: its server
+// is unreachable or sealed, refuses the token, or has no such key. It says nothing about
+// the ciphertext, so a key file is not reported as tampered with when Vault is down.
+var ErrMasterUnavailable = errors.New("master key unavailable")
 
 // FileMaster adapts the master key file of package keys (AES-256-GCM) to the tink.AEAD the
 // Manager wraps its KEKs with. Its associated data is prefixed with a domain of its own, so
@@ -28,3 +35,23 @@ func (f fileMaster) Decrypt(ciphertext, ad []byte) ([]byte, error) {
 }
 
 func (fileMaster) String() string { return "FileMaster(redacted)" }
+
+// errCatcher keeps the error of the AEAD it wraps: tink passes it on as text only, and a
+// master key that cannot be reached must not read as a wrong key or a tampered file. One
+// per call: it is not safe for concurrent use.
+type errCatcher struct {
+	tink.AEAD
+	err error
+}
+
+func (c *errCatcher) Encrypt(plaintext, ad []byte) ([]byte, error) {
+	ct, err := c.AEAD.Encrypt(plaintext, ad)
+	c.err = err
+	return ct, err
+}
+
+func (c *errCatcher) Decrypt(ciphertext, ad []byte) ([]byte, error) {
+	pt, err := c.AEAD.Decrypt(ciphertext, ad)
+	c.err = err
+	return pt, err
+}

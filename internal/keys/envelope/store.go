@@ -196,15 +196,23 @@ func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 func (k *keyState) wrap(wrapper tink.AEAD, ad []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := k.handle.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), wrapper, ad); err != nil {
+	c := &errCatcher{AEAD: wrapper}
+	if err := k.handle.WriteWithAssociatedData(keyset.NewBinaryWriter(&buf), c, ad); err != nil {
+		if errors.Is(c.err, ErrMasterUnavailable) {
+			err = c.err
+		}
 		return nil, fmt.Errorf("wrap keyset: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
 func unwrapKeyset(wrapped []byte, wrapper tink.AEAD, ad []byte, versions []versionMeta) (*keyState, error) {
-	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(wrapped)), wrapper, ad)
+	c := &errCatcher{AEAD: wrapper}
+	h, err := keyset.ReadWithAssociatedData(keyset.NewBinaryReader(bytes.NewReader(wrapped)), c, ad)
 	if err != nil {
+		if errors.Is(c.err, ErrMasterUnavailable) {
+			return nil, c.err // Vault down or refusing: not a verdict on the file
+		}
 		return nil, ErrUnwrap // tink's error is dropped: it adds nothing an operator can act on
 	}
 	st, err := newKeyState(versions, h)

@@ -3,6 +3,7 @@ package auditlog
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -115,9 +116,20 @@ func (l *Log) writePending() bool {
 
 // syncLoop fsyncs both files for every batch written since its last fsync, then makes
 // those batches the durable state that checkpoints sign, until Close closes syncNeeded.
+//
+// With SyncInterval, an fsync starts at least that long after the previous one started:
+// the batches written in between share it.
 func (l *Log) syncLoop() {
 	defer close(l.flushed)
+	var last time.Time
 	for range l.syncNeeded {
+		if wait := l.opts.SyncInterval - time.Since(last); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-l.stopSync: // Close: sync what is left now
+			}
+		}
+		last = time.Now()
 		l.syncMu.Lock()
 		group := l.unsynced
 		l.unsynced = nil

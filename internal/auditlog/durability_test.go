@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -131,4 +132,42 @@ func readIDs(t *testing.T, path string) []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// TestSyncIntervalSharesOneFsync: with a SyncInterval longer than the test, the records
+// written after the first fsync wait for the next one, which Close runs at once; all are
+// durable after Close.
+func TestSyncIntervalSharesOneFsync(t *testing.T) {
+	dir := t.TempDir()
+	l := testLog(t, dir, func(o *Options) { o.Durability = audit.DurabilityWrite; o.SyncInterval = time.Hour })
+	record := func(i int) {
+		if err := l.Record(context.Background(), audit.Event{ID: fmt.Sprintf("s-%d", i), Kind: audit.KindAuthz, Outcome: audit.Allow}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(0)
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Size() != 1 { // the first fsync runs at once
+		if time.Now().After(deadline) {
+			t.Fatal("the first record never became durable")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < 50; i++ {
+		record(i)
+	}
+	// Without the interval the next fsync would follow within milliseconds.
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if n := l.Size(); n != 1 {
+			t.Fatalf("%d records durable within the hour's interval, want the first one only", n)
+		}
+	}
+	if err := l.Close(); err != nil { // must not wait out the hour
+		t.Fatal(err)
+	}
+	l = testLog(t, dir)
+	defer l.Close()
+	if l.Size() != 50 {
+		t.Fatalf("after Close and Open the log holds %d records, want 50", l.Size())
+	}
 }

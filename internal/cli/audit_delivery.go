@@ -50,7 +50,7 @@ func openRoleAudit(ctx context.Context, cfg *config.Config, st state, role strin
 	if err != nil {
 		return nil, err
 	}
-	sp, err := spool.Open(spool.Options{Dir: st.spoolDir(role), MaxBytes: cfg.Audit.SpoolMaxBytes, Durability: d,
+	sp, err := spool.Open(spool.Options{Dir: st.spoolDir(role), MaxBytes: cfg.Audit.SpoolMaxBytes, Durability: d, SyncInterval: cfg.Audit.FsyncInterval,
 		FailOpen: cfg.Audit.UnsafeFailOpen, Log: log})
 	if err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ func openCollector(ctx context.Context, cfg *config.Config, st state, mk *keys.M
 		return nil, err
 	}
 	l, err := auditlog.Open(auditlog.Options{
-		Path: collectorLogPath(cfg, st), Origin: cfg.TD.Name() + "/audit", Keys: km, MasterKey: mk, Durability: d,
+		Path: collectorLogPath(cfg, st), Origin: cfg.TD.Name() + "/audit", Keys: km, MasterKey: mk, Durability: d, SyncInterval: cfg.Audit.FsyncInterval,
 		WitnessDir: cfg.Audit.WitnessDir, CheckpointInterval: cfg.Audit.CheckpointInterval, Log: log,
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ func (s *stack) openAuditLog(log *slog.Logger) (*auditlog.Log, error) {
 	}
 	return auditlog.Open(auditlog.Options{
 		Durability:         d,
+		SyncInterval:       s.cfg.Audit.FsyncInterval,
 		Path:               s.auditPath(),
 		Origin:             s.cfg.TD.Name() + "/audit",
 		Keys:               s.keys, // wraps the checkpoint signing key

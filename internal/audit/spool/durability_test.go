@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -275,5 +276,42 @@ func TestOpenFsyncsWhatItRecovers(t *testing.T) {
 	_, err := Open(Options{Dir: dir, Log: s.o.Log, syncFile: g.sync})
 	if err == nil || !strings.Contains(err.Error(), "fsync recovered segment") {
 		t.Fatalf("Open with failing fsyncs: got %v, want an fsync error", err)
+	}
+}
+
+// TestSyncIntervalSharesOneFsync: with a SyncInterval longer than the test, records after
+// the first fsync wait for the next one (Peek does not see them), which Close runs at once.
+func TestSyncIntervalSharesOneFsync(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir, Options{Durability: audit.DurabilityWrite, SyncInterval: time.Hour})
+	record := func(i int) {
+		if err := s.Record(context.Background(), event(fmt.Sprintf("s-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(0)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Stats().Events != 1 { // the first fsync runs at once
+		if time.Now().After(deadline) {
+			t.Fatal("the first record never became durable")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < 50; i++ {
+		record(i)
+	}
+	// Without the interval the next fsync would follow within milliseconds.
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if n := s.Stats().Events; n != 1 {
+			t.Fatalf("%d records durable within the hour's interval, want the first one only", n)
+		}
+	}
+	if err := s.Close(); err != nil { // must not wait out the hour
+		t.Fatal(err)
+	}
+	s, _ = open(t, dir, Options{})
+	defer s.Close()
+	if n := s.Stats().Events; n != 50 {
+		t.Fatalf("after Close and Open the spool holds %d records, want 50", n)
 	}
 }

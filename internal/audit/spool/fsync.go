@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/bulwark-security/bulwark/internal/keys"
 )
@@ -19,10 +20,20 @@ func (s *Spool) wakeSyncLoop() {
 // durable view that Peek hands out, until Close closes syncNeeded; then it syncs what is
 // left and stops. It is the only closer of rolled-away segments, so it never fsyncs a
 // closed file, and a segment is closed only after its last fsync.
+//
+// With SyncInterval, a round starts at least that long after the previous one started.
 func (s *Spool) syncLoop() {
 	defer close(s.flushed)
+	var last time.Time
 	for {
 		_, open := <-s.syncNeeded
+		if wait := s.o.SyncInterval - time.Since(last); open && wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-s.stopSync: // Close: sync what is left now
+			}
+		}
+		last = time.Now()
 		s.syncGroup()
 		if !open {
 			return

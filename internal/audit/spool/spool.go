@@ -43,6 +43,10 @@ type Options struct {
 	// file (DurabilityWrite) or its fsync (DurabilityFsync, the zero value). Either way
 	// Peek hands out only fsynced records, and Append always waits for the fsync.
 	Durability audit.Durability
+	// SyncInterval is the least time between the starts of two fsyncs (see
+	// auditlog.Options.SyncInterval): records written in between share the next one, and
+	// reach Peek that much later. 0: back to back.
+	SyncInterval time.Duration
 	// FailOpen only words the "spool full" log line: what the role does with a refused
 	// event is its own decision (audit.unsafe_fail_open).
 	FailOpen bool
@@ -100,6 +104,7 @@ type Spool struct {
 	unsynced   []*batch      // written, waiting for syncLoop's next fsync
 	retired    []*os.File    // rolled-away segments for syncLoop to sync and close
 	syncNeeded chan struct{} // wakes syncLoop (capacity 1); closed by Close
+	stopSync   chan struct{} // closed by Close: syncLoop stops waiting out SyncInterval
 	flushed    chan struct{} // closed when syncLoop has stopped
 	dirSynced  uint64        // the last segment whose directory entry is durable; syncLoop's
 
@@ -160,7 +165,7 @@ func Open(o Options) (*Spool, error) {
 		o.syncFile = (*os.File).Sync
 	}
 	s := &Spool{o: o, pending: newBatch(), notify: make(chan struct{}, 1),
-		syncNeeded: make(chan struct{}, 1), flushed: make(chan struct{})}
+		syncNeeded: make(chan struct{}, 1), stopSync: make(chan struct{}), flushed: make(chan struct{})}
 	var err error
 	if s.lock, err = lockDir(o.Dir); err != nil {
 		return nil, err
@@ -230,7 +235,8 @@ func (s *Spool) Close() error {
 	}
 	s.closing = true
 	s.mu.Unlock()
-	s.inflight.Wait()   // every enqueued batch is written (or failed to be)
+	s.inflight.Wait() // every enqueued batch is written (or failed to be)
+	close(s.stopSync)
 	close(s.syncNeeded) // syncLoop syncs what is left, closes rolled segments, and stops
 	<-s.flushed
 	s.writeMu.Lock()

@@ -137,7 +137,10 @@ func (l *Log) syncLoop() {
 		if len(group) == 0 {
 			continue
 		}
-		err := l.sync()
+		err := l.writeChain(group)
+		if err == nil {
+			err = l.sync()
+		}
 		if err == nil {
 			l.stateMu.Lock()
 			l.t = group[len(group)-1].t
@@ -154,9 +157,28 @@ func (l *Log) syncLoop() {
 	}
 }
 
-// write appends one batch to events.jsonl and events.chain (no fsync). On failure it cuts
-// both files back to where they were; if even that fails, the log refuses every later
-// append (the next Open repairs it).
+// writeChain writes the events.chain records of a group of written batches (contiguous,
+// in order). They are written here, just before the fsync, rather than with the events:
+// one syscall less on the request path; they follow from the events, so Open rebuilds
+// those a crash left unwritten, and Verify expects none past the durable records while a
+// writer holds the log.
+func (l *Log) writeChain(group []*batch) error {
+	var cbuf []byte
+	for _, g := range group {
+		cbuf = append(cbuf, g.chain...)
+		g.chain = nil
+	}
+	if _, err := l.chainf.WriteAt(cbuf, group[0].chainAt); err != nil {
+		err = fmt.Errorf("auditlog: write %s: %w", l.p.chain, err)
+		l.fail(fmt.Errorf("auditlog: log unusable until restart: %w", err))
+		return err
+	}
+	return nil
+}
+
+// write appends one batch to events.jsonl (no fsync) and keeps its events.chain records
+// for writeChain. On failure it cuts the file back to where it was; if even that fails,
+// the log refuses every later append (the next Open repairs it).
 func (l *Log) write(b *batch) error {
 	if err := l.failure(); err != nil {
 		return err
@@ -176,17 +198,14 @@ func (l *Log) write(b *batch) error {
 		}
 		t.size++
 	}
-	_, err := l.events.WriteAt(buf, start)
-	if err == nil {
-		_, err = l.chainf.WriteAt(cbuf, int64(startSize)*chainRecordSize)
-	}
-	if err != nil {
-		if terr := errors.Join(l.events.Truncate(start), l.chainf.Truncate(int64(startSize)*chainRecordSize)); terr != nil {
+	if _, err := l.events.WriteAt(buf, start); err != nil {
+		if terr := l.events.Truncate(start); terr != nil {
 			l.fail(fmt.Errorf("auditlog: log unusable until restart: append failed (%v) and could not be undone (%v)", err, terr))
 		}
 		return fmt.Errorf("auditlog: append: %w", err)
 	}
 	l.w, b.t, b.n = t, t, t.size-startSize
+	b.chain, b.chainAt = cbuf, int64(startSize)*chainRecordSize
 	return nil
 }
 

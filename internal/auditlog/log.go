@@ -114,6 +114,8 @@ type batch struct {
 	n       uint64 // records, kept when recs is dropped after the write
 	first   uint64
 	t       tree          // the tree after the batch's last record
+	chain   []byte        // its events.chain records, for writeChain
+	chainAt int64         // where they go in events.chain
 	werr    error         // set before written is closed
 	serr    error         // set before synced is closed
 	written chan struct{} // closed once the batch is written, or failed to be

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,40 +134,7 @@ func TestKill9(t *testing.T) {
 func testKill9(t *testing.T, d audit.Durability) {
 	dir := t.TempDir()
 	testOptions(t, dir) // creates the master key the child uses
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "AUDITLOG_KILL9_DIR="+dir, "AUDITLOG_KILL9_DURABILITY="+d.String())
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	acked := map[string]bool{}
-	sc := bufio.NewScanner(out)
-	sc.Split(audittest.WholeLines)
-	deadline := time.After(30 * time.Second)
-	for len(acked) < 3000 && sc.Scan() {
-		if id, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			acked[id] = true
-		}
-		select {
-		case <-deadline:
-			t.Fatal("the child acknowledged too few appends within 30 s")
-		default:
-		}
-	}
-	cmd.Process.Kill()
-	for sc.Scan() { // acknowledgements written before the kill still count
-		if id, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			acked[id] = true
-		}
-	}
-	cmd.Wait()
-	if len(acked) < 3000 {
-		t.Fatalf("child acknowledged %d appends, want 3000", len(acked))
-	}
+	acked := audittest.Kill9(t, "TestKill9", []string{"AUDITLOG_KILL9_DIR=" + dir, "AUDITLOG_KILL9_DURABILITY=" + d.String()}, 3000)
 	l := testLog(t, dir)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

@@ -213,13 +213,17 @@ func (l *Log) write(b *batch) error {
 // disk (the kernel may have dropped them), so the log refuses every later append; the
 // next Open recovers what reached the disk.
 func (l *Log) sync() error {
+	var err error
 	if l.beforeSync != nil {
-		l.beforeSync()
+		err = l.beforeSync()
 	}
-	var g errgroup.Group
-	g.Go(l.events.Sync)
-	g.Go(l.chainf.Sync)
-	if err := g.Wait(); err != nil {
+	if err == nil {
+		var g errgroup.Group
+		g.Go(l.events.Sync)
+		g.Go(l.chainf.Sync)
+		err = g.Wait()
+	}
+	if err != nil {
 		err = fmt.Errorf("auditlog: fsync: %w", err)
 		l.fail(fmt.Errorf("auditlog: log unusable until restart: %w", err))
 		return err

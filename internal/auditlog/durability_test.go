@@ -2,7 +2,9 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +14,7 @@ import (
 // heldSyncs makes every fsync of l wait until release is called.
 func heldSyncs(l *Log) (release func()) {
 	gate := make(chan struct{})
-	l.beforeSync = func() { <-gate }
+	l.beforeSync = func() error { <-gate; return nil }
 	return func() { close(gate) }
 }
 
@@ -169,5 +171,34 @@ func TestSyncIntervalSharesOneFsync(t *testing.T) {
 	defer l.Close()
 	if l.Size() != 50 {
 		t.Fatalf("after Close and Open the log holds %d records, want 50", l.Size())
+	}
+}
+
+// TestFailedFsyncRefusesLaterRecords: under DurabilityWrite a Record returns before its
+// fsync, so a failed fsync cannot fail it; it must fail every Record after it (fail
+// closed), and Checkpoint must not sign the records it did not make durable.
+func TestFailedFsyncRefusesLaterRecords(t *testing.T) {
+	l := testLog(t, t.TempDir(), func(o *Options) { o.Durability = audit.DurabilityWrite })
+	defer l.Close()
+	l.beforeSync = func() error { return errors.New("injected EIO") }
+	if err := l.Record(context.Background(), audit.Event{ID: "f-1", Kind: audit.KindAuthz, Outcome: audit.Allow}); err != nil {
+		t.Fatalf("Record before the failed fsync: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := l.Record(context.Background(), audit.Event{ID: "f-2", Kind: audit.KindAuthz, Outcome: audit.Allow})
+		if err != nil {
+			if !strings.Contains(err.Error(), "injected EIO") {
+				t.Fatalf("Record after the failed fsync: %v, want the fsync's error", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Records still succeed after a failed fsync")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if cp := l.Latest(); cp.Size != 0 || l.Size() != 0 {
+		t.Errorf("after a failed fsync: checkpoint %d, durable %d records; want 0", cp.Size, l.Size())
 	}
 }

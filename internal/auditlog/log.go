@@ -90,7 +90,7 @@ type Log struct {
 
 	w tree // after the last written record; guarded by writeMu after Open
 
-	beforeSync func() // tests hold fsyncs back with it; set before the first append
+	beforeSync func() error // tests hold fsyncs back, or fail them, with it; set before the first append
 
 	// t is the tree after the last durable (fsynced) record: what checkpoints sign. Only
 	// syncLoop writes it after Open; stateMu lets Checkpoint read a consistent snapshot.

@@ -142,9 +142,10 @@ forbid (principal == User::"alice", action, resource);
 			t.Fatal(err)
 		}
 		s.eventually(t, own, alice, http.StatusOK)
-		if len(s.audit(t, `"kind":"policy_change"`, `"outcome":"allow"`)) < 2 {
-			t.Error("no policy_change allow events for the two reloads")
-		}
+		// The reloader records the event after it swaps the state in: wait for it.
+		waitFor(t, "policy_change allow events for the two reloads", func() bool {
+			return len(s.audit(t, `"kind":"policy_change"`, `"outcome":"allow"`)) >= 2
+		})
 	})
 
 	t.Run("a broken policy keeps the running policies and says why", func(t *testing.T) {
@@ -153,9 +154,10 @@ forbid (principal == User::"alice", action, resource);
 		waitFor(t, "the broken policy to be reported", func() bool {
 			return len(s.audit(t, `"kind":"policy_change"`, `"outcome":"deny"`, file+":2")) > 0
 		})
-		if !strings.Contains(s.up.Stderr(), `"level":"ERROR"`) || !strings.Contains(s.up.Stderr(), file+":2") {
-			t.Errorf("no ERROR log line naming %s:2\nstderr tail: %s", file, tail(s.up.Stderr()))
-		}
+		// The log line and the audit event are written one after the other: wait for both.
+		waitFor(t, "an ERROR log line naming "+file+":2", func() bool {
+			return strings.Contains(s.up.Stderr(), `"level":"ERROR"`) && strings.Contains(s.up.Stderr(), file+":2")
+		})
 		if code, _ := s.get(t, own, alice); code != http.StatusOK {
 			t.Errorf("alice reads her account with a broken policy file present: got %d, want 200 (old policies kept)", code)
 		}
@@ -185,9 +187,9 @@ forbid (principal, action, resource) when { principal is User && principal.roles
 		if len(ev) != 1 || ev[0]["outcome"] != "allow" || !hasString(ev[0]["dry_run"], "e2e.customers-dry-run") || !hasString(ev[0]["policies"], "gateway.routes[1]") {
 			t.Errorf("audit: got %v, want outcome allow, would_deny, dry_run [e2e.customers-dry-run], policies [gateway.routes[1]]", ev)
 		}
-		if !strings.Contains(s.up.Stderr(), "dry-run policy would deny") {
-			t.Error("the would-deny decision was not logged")
-		}
+		waitFor(t, "the would-deny decision in the log", func() bool {
+			return strings.Contains(s.up.Stderr(), "dry-run policy would deny")
+		})
 		if err := os.Remove(filepath.Join(s.policies, "dryrun.cedar")); err != nil {
 			t.Fatal(err)
 		}

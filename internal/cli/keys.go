@@ -40,7 +40,18 @@ func newKeysCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, _, err := openKeyManager(cmd.Context(), st, kc, envelope.Options{})
+			rk, err := openRootKeys(cmd.Context(), kc, st, false, io.Discard)
+			if err != nil {
+				return err
+			}
+			// Listing must not create the first KEK (Open would, unaudited).
+			if ok, err := envelope.Exists(st.keysDir()); err != nil {
+				return err
+			} else if !ok {
+				fmt.Fprintf(cmd.OutOrStdout(), "no keys in %s yet: the first `bulwark up` or `bulwark control` makes them\n", st.keysDir())
+				return nil
+			}
+			m, err := envelope.Open(cmd.Context(), st.keysDir(), rk.master, envelope.Options{})
 			if err != nil {
 				return err
 			}

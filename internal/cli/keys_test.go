@@ -41,6 +41,12 @@ func TestKeysCommands(t *testing.T) {
 	if _, _, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, "master.key")); err != nil {
 		t.Fatal(err)
 	}
+	if out, code := runKeys(t, "list", "--state-dir", dir); code != 0 || !strings.Contains(out, "no keys in") {
+		t.Fatalf("list before any key: exit %d: %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keys", "kek.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Error("list created the first KEK (unaudited)")
+	}
 	for _, bad := range [][]string{{"--kek", "--service", "accounts", "--purpose", "pii"}, {"--service", "accounts"}, {"--purpose", "pii"}} {
 		if out, code := runKeys(t, append([]string{"rotate", "--state-dir", dir}, bad...)...); code != 2 {
 			t.Errorf("rotate %v: exit %d, want 2: %s", bad, code, out)

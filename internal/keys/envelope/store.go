@@ -227,6 +227,19 @@ type kek struct{ *keyState }
 
 func kekPath(dir string) string { return filepath.Join(dir, "kek.json") }
 
+// Exists reports whether dir holds a key manager's keys (its KEK): Open on a dir without
+// one creates it, which a read-only command must not do.
+func Exists(dir string) (bool, error) {
+	switch _, err := os.Stat(kekPath(dir)); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
 func readKEK(dir string, master tink.AEAD) (*kek, error) {
 	path := kekPath(dir)
 	var f kekFile

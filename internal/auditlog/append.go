@@ -34,13 +34,7 @@ func (l *Log) Append(recs ...[]byte) (first uint64, err error) {
 
 // enqueue adds checked records and their leaf hashes to the pending batch and waits until
 // the batch is written (DurabilityWrite) or durable (DurabilityFsync).
-//
-// Group commit without a writer goroutine, and without a queue on a lock: the caller that
-// gets writeMu writes whatever is pending, again and again until nothing is; a caller that
-// finds writeMu taken leaves its records to that writer and waits for its batch alone.
-// Callers blocked on one mutex are woken one after another, each after a trip through the
-// scheduler's queue, and on a saturated machine that chain, not the disk, was most of what
-// auditing cost a request.
+// The write is audit.GroupCommit's.
 func (l *Log) enqueue(recs, leaves [][]byte, d audit.Durability) (first uint64, err error) {
 	l.mu.Lock()
 	if l.closing {
@@ -53,16 +47,7 @@ func (l *Log) enqueue(recs, leaves [][]byte, d audit.Durability) (first uint64, 
 	b.leaves = append(b.leaves, leaves...)
 	l.inflight.Add(1)
 	l.mu.Unlock()
-	// Whoever holds writeMu checks for pending records after it lets go, so records added
-	// while it held it are never left behind.
-	for l.writeMu.TryLock() {
-		for l.writePending() {
-		}
-		l.writeMu.Unlock()
-		if !l.hasPending() {
-			break
-		}
-	}
+	l.writer.Lead(l.writePending, l.hasPending)
 	l.inflight.Done()
 	<-b.written
 	if b.werr != nil {
@@ -84,7 +69,7 @@ func (l *Log) hasPending() bool {
 }
 
 // writePending writes the pending batch, if any, and hands it to syncLoop; it reports
-// whether there was one. The caller holds writeMu.
+// whether there was one. The caller leads l.writer.
 func (l *Log) writePending() bool {
 	l.mu.Lock()
 	b := l.pending
@@ -102,7 +87,7 @@ func (l *Log) writePending() bool {
 		close(b.synced)
 		return true
 	}
-	// Never block here: a writer waiting for room behind a slow fsync would hold writeMu
+	// Never block here: a writer waiting for room behind a slow fsync would keep the write to itself
 	// and make every request wait for the disk after all.
 	l.syncMu.Lock()
 	l.unsynced = append(l.unsynced, b)

@@ -77,9 +77,9 @@ type Log struct {
 	mu       sync.Mutex // guards pending, closing
 	pending  *batch
 	closing  bool
-	inflight sync.WaitGroup // enqueue calls that may still write
-	writeMu  sync.Mutex     // held by the caller writing the pending batch (enqueue)
-	flushed  chan struct{}  // closed when syncLoop has stopped: everything written is synced
+	inflight sync.WaitGroup    // enqueue calls that may still write
+	writer   audit.GroupCommit // the caller writing pending batches (enqueue)
+	flushed  chan struct{}     // closed when syncLoop has stopped: everything written is synced
 
 	syncMu     sync.Mutex
 	unsynced   []*batch      // written, waiting for syncLoop's next fsync
@@ -88,7 +88,7 @@ type Log struct {
 
 	commits, committed atomic.Uint64 // Stats: fsyncs and records made durable
 
-	w tree // after the last written record; guarded by writeMu after Open
+	w tree // after the last written record; touched only by the writer (enqueue) after Open
 
 	beforeSync func() error // tests hold fsyncs back, or fail them, with it; set before the first append
 

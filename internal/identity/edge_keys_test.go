@@ -79,26 +79,7 @@ func TestEdgeMigratesLegacyKeys(t *testing.T) {
 // TestEdgeMigrationCrash: a crash at any point of the migration leaves an edge dir that
 // opens and finishes the migration.
 func TestEdgeMigrationCrash(t *testing.T) {
-	tests := []struct {
-		name string
-		// crash turns a migrated dir back into what a crash left, given the legacy files.
-		crash func(t *testing.T, dir string, legacy map[string]string)
-	}{
-		{"both wrapped, legacy not yet removed", func(t *testing.T, dir string, legacy map[string]string) {
-			restore(t, dir, legacy, edgeCAKeyFile, edgeServerKeyFile)
-		}},
-		{"CA wrapped, legacy CA key not yet removed, server not started", func(t *testing.T, dir string, legacy map[string]string) {
-			restore(t, dir, legacy, edgeCAKeyFile, edgeServerKeyFile)
-			removeFile(t, filepath.Join(dir, edgeServerKeySlot.wrapped))
-		}},
-		{"CA migrated, server not started", func(t *testing.T, dir string, legacy map[string]string) {
-			restore(t, dir, legacy, edgeServerKeyFile)
-			removeFile(t, filepath.Join(dir, edgeServerKeySlot.wrapped))
-		}},
-		{"CA migrated, server wrapped, legacy not yet removed", func(t *testing.T, dir string, legacy map[string]string) {
-			restore(t, dir, legacy, edgeServerKeyFile)
-		}},
-	}
+	tests := migrationCrashes("CA", edgeCAKeySlot, "server", edgeServerKeySlot)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "edge")

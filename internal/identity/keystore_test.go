@@ -163,26 +163,7 @@ func TestCAMigratesLegacyKeys(t *testing.T) {
 // TestCAMigrationCrash: a crash at any point of the migration leaves a dir that opens and
 // finishes the migration.
 func TestCAMigrationCrash(t *testing.T) {
-	tests := []struct {
-		name string
-		// crash turns a migrated dir back into what a crash left, given the legacy files.
-		crash func(t *testing.T, dir string, legacy map[string]string)
-	}{
-		{"both wrapped, legacy not yet removed", func(t *testing.T, dir string, legacy map[string]string) {
-			restore(t, dir, legacy, rootKeyFile, interKeyFile)
-		}},
-		{"root wrapped, legacy root not yet removed, intermediate not started", func(t *testing.T, dir string, legacy map[string]string) {
-			restore(t, dir, legacy, rootKeyFile, interKeyFile)
-			removeFile(t, filepath.Join(dir, interKeySlot.wrapped))
-		}},
-		{"root migrated, intermediate not started", func(t *testing.T, dir string, legacy map[string]string) {
-			restore(t, dir, legacy, interKeyFile)
-			removeFile(t, filepath.Join(dir, interKeySlot.wrapped))
-		}},
-		{"root migrated, intermediate wrapped, legacy not yet removed", func(t *testing.T, dir string, legacy map[string]string) {
-			restore(t, dir, legacy, interKeyFile)
-		}},
-	}
+	tests := migrationCrashes("root", rootKeySlot, "intermediate", interKeySlot)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			first, dir, mk := newTestCA(t, nil)
@@ -252,5 +233,33 @@ func TestCAKeysUseKeyManager(t *testing.T) {
 	}
 	if !ca.root.Equal(first.root) || !bytes.Equal(ca.BundlePEM(), first.BundlePEM()) {
 		t.Errorf("rotation replaced the root, want it kept")
+	}
+}
+
+// migrationCrash is a state a crash in the middle of migrating two key slots leaves.
+type migrationCrash struct {
+	name string
+	// crash turns a migrated dir back into what a crash left, given the legacy files.
+	crash func(t *testing.T, dir string, legacy map[string]string)
+}
+
+// migrationCrashes are the states a crash can leave while the first slot and then the
+// second are migrated (wrapped, then their legacy file removed).
+func migrationCrashes(firstName string, first keySlot, secondName string, second keySlot) []migrationCrash {
+	return []migrationCrash{
+		{"both wrapped, legacy not yet removed", func(t *testing.T, dir string, legacy map[string]string) {
+			restore(t, dir, legacy, first.legacy, second.legacy)
+		}},
+		{firstName + " wrapped, legacy " + firstName + " not yet removed, " + secondName + " not started", func(t *testing.T, dir string, legacy map[string]string) {
+			restore(t, dir, legacy, first.legacy, second.legacy)
+			removeFile(t, filepath.Join(dir, second.wrapped))
+		}},
+		{firstName + " migrated, " + secondName + " not started", func(t *testing.T, dir string, legacy map[string]string) {
+			restore(t, dir, legacy, second.legacy)
+			removeFile(t, filepath.Join(dir, second.wrapped))
+		}},
+		{firstName + " migrated, " + secondName + " wrapped, legacy not yet removed", func(t *testing.T, dir string, legacy map[string]string) {
+			restore(t, dir, legacy, second.legacy)
+		}},
 	}
 }

@@ -58,13 +58,9 @@ func frame(recs ...[]byte) ([]byte, error) {
 }
 
 // enqueue adds n framed records to the pending batch and waits until the batch is written
-// (DurabilityWrite) or durable (DurabilityFsync).
-//
-// Group commit without a writer goroutine, as in package auditlog: the caller that gets
-// writeMu writes every record pending at that moment, its own and those of the callers
-// that queued while the previous write ran, and hands them to syncLoop without waiting.
-// A hand-off to a writer goroutine costs latency on a saturated machine, and a writer
-// waiting behind the fsync makes every request wait for the disk.
+// (DurabilityWrite) or durable (DurabilityFsync). The write is audit.GroupCommit's, as in
+// package auditlog; the hand-off to syncLoop never waits, since a writer waiting behind
+// the fsync would make every request wait for the disk.
 func (s *Spool) enqueue(frames []byte, n int, d audit.Durability) error {
 	s.mu.Lock()
 	if s.closing {
@@ -91,14 +87,9 @@ func (s *Spool) enqueue(frames []byte, n int, d audit.Durability) error {
 	b.n += n
 	s.inflight.Add(1)
 	s.mu.Unlock()
-	s.writeMu.Lock()
-	select {
-	case <-b.written: // a caller that held writeMu before us wrote it
-	default:
-		s.writePending()
-	}
-	s.writeMu.Unlock()
+	s.writer.Lead(s.writePending, s.hasPending)
 	s.inflight.Done()
+	<-b.written
 	if b.werr != nil {
 		return b.werr
 	}
@@ -118,10 +109,21 @@ func (s *Spool) logFull() {
 		"dir", s.o.Dir, "bytes", s.bytes, "max_bytes", s.o.MaxBytes, "events", s.events, "fail_open", s.o.FailOpen)
 }
 
-// writePending writes the pending batch and hands it to syncLoop. The caller holds writeMu.
-func (s *Spool) writePending() {
+func (s *Spool) hasPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pending.n > 0
+}
+
+// writePending writes the pending batch, if any, and hands it to syncLoop; it reports
+// whether there was one. The caller leads s.writer.
+func (s *Spool) writePending() bool {
 	s.mu.Lock()
 	b := s.pending
+	if b.n == 0 {
+		s.mu.Unlock()
+		return false
+	}
 	s.pending = newBatch()
 	s.mu.Unlock()
 	b.size = int64(len(b.frames))
@@ -134,19 +136,18 @@ func (s *Spool) writePending() {
 		s.mu.Unlock()
 		b.serr = b.werr
 		close(b.synced)
-		return
+		return true
 	}
-	// Never block here: a writer waiting for room behind a slow fsync would hold writeMu
-	// and make every request wait for the disk after all.
 	s.syncMu.Lock()
 	s.unsynced = append(s.unsynced, b)
 	s.syncMu.Unlock()
 	s.wakeSyncLoop()
+	return true
 }
 
 // write appends one batch to the active segment, starting a new one when it is full (no
 // fsync). On failure it cuts the segment back; if even that fails, the spool refuses every
-// later append until it is reopened. The caller holds writeMu.
+// later append until it is reopened. The caller leads s.writer.
 func (s *Spool) write(b *batch) error {
 	if err := s.failure(); err != nil {
 		return err
@@ -171,7 +172,7 @@ func (s *Spool) write(b *batch) error {
 // roll starts the next segment. The old one is not closed here: batches written to it may
 // still be waiting for their fsync, so it goes to syncLoop, which fsyncs it once more and
 // closes it; syncLoop also makes the new file's directory entry durable before any record
-// in it counts as durable. The caller holds writeMu.
+// in it counts as durable. The caller leads s.writer.
 func (s *Spool) roll() error {
 	f, err := createSegmentFile(s.segPath(s.w.seq + 1))
 	if err != nil {

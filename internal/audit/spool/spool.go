@@ -84,7 +84,7 @@ type Spool struct {
 	o    Options
 	lock *os.File
 
-	mu       sync.Mutex // guards the fields up to writeMu
+	mu       sync.Mutex // guards the fields up to writer
 	pending  *batch
 	closing  bool
 	inflight sync.WaitGroup // enqueue calls that may still write
@@ -97,8 +97,8 @@ type Spool struct {
 	events   int64     // durable, unacknowledged
 	bytes    int64
 
-	writeMu sync.Mutex // held by the caller writing the pending batch (enqueue)
-	w       writer     // guarded by writeMu after Open
+	writer audit.GroupCommit // the caller writing pending batches (enqueue)
+	w      writer            // touched only by the writer after Open
 
 	syncMu     sync.Mutex
 	unsynced   []*batch      // written, waiting for syncLoop's next fsync
@@ -238,8 +238,6 @@ func (s *Spool) Close() error {
 	s.inflight.Wait() // every enqueued batch is written (or failed to be)
 	close(s.stopSync)
 	close(s.syncNeeded) // syncLoop syncs what is left, closes rolled segments, and stops
-	<-s.flushed
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	<-s.flushed         // no writer is left: s.w is Close's
 	return errors.Join(s.w.f.Close(), s.lock.Close())
 }

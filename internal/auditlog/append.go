@@ -45,6 +45,7 @@ func (l *Log) enqueue(recs, leaves [][]byte, d audit.Durability) (first uint64, 
 	at := uint64(len(b.recs))
 	b.recs = append(b.recs, recs...)
 	b.leaves = append(b.leaves, leaves...)
+	l.accepted.Add(uint64(len(recs)))
 	l.inflight.Add(1)
 	l.mu.Unlock()
 	l.writer.Lead(l.writePending, l.hasPending)
@@ -80,6 +81,9 @@ func (l *Log) writePending() bool {
 	l.pending = newBatch()
 	l.mu.Unlock()
 	b.werr = l.write(b)
+	if b.werr != nil {
+		l.refused.Add(uint64(len(b.recs)))
+	}
 	b.recs, b.leaves = nil, nil // on disk now; the fsync needs only the batch's tree
 	close(b.written)
 	if b.werr != nil {
@@ -171,7 +175,12 @@ func (l *Log) write(b *batch) error {
 	t := l.w.clone()
 	start, startSize := t.offset, t.size
 	b.first = t.size
-	var buf, cbuf []byte
+	size := 0
+	for _, r := range b.recs {
+		size += len(r) + 1
+	}
+	buf := make([]byte, 0, size)
+	cbuf := make([]byte, 0, len(b.recs)*chainRecordSize)
 	for i, r := range b.recs {
 		buf = append(buf, r...)
 		buf = append(buf, '\n')

@@ -49,6 +49,9 @@ func TestDurabilityWriteDoesNotWaitForFsync(t *testing.T) {
 	if l.Size() != 0 {
 		t.Errorf("Size = %d before the fsync, want 0: only fsynced records are durable", l.Size())
 	}
+	if n := l.Pending(); n != 1 {
+		t.Errorf("Pending = %d while the fsync is held back, want 1: written is not yet durable", n)
+	}
 	cp, err := l.Checkpoint()
 	if err != nil {
 		t.Fatal(err)

@@ -87,6 +87,7 @@ type Log struct {
 	stopSync   chan struct{} // closed by Close: syncLoop stops waiting out SyncInterval
 
 	commits, committed atomic.Uint64 // Stats: fsyncs and records made durable
+	accepted, refused  atomic.Uint64 // Pending: records enqueued, and those whose write failed
 
 	w tree // after the last written record; touched only by the writer (enqueue) after Open
 

@@ -25,13 +25,11 @@ type tree struct {
 
 func emptyTree() tree { return tree{rng: rf.NewEmptyRange(0)} }
 
-// clone returns a copy that appends do not share.
+// clone returns a copy that appends do not share. compact.Range never writes into a hash
+// it holds (appending replaces entries of its slice with new hashes), so copying the slice
+// is enough: the hashes themselves are shared, read-only.
 func (t tree) clone() tree {
-	hashes := make([][]byte, len(t.rng.Hashes()))
-	for i, h := range t.rng.Hashes() {
-		hashes[i] = slices.Clone(h)
-	}
-	r, err := rf.NewRange(0, t.rng.End(), hashes)
+	r, err := rf.NewRange(0, t.rng.End(), slices.Clone(t.rng.Hashes()))
 	if err != nil { // cannot happen: the hashes come from a valid range
 		panic(fmt.Sprintf("auditlog: clone range: %v", err))
 	}

@@ -64,7 +64,7 @@ func TestKeyRotationInTheAuditLog(t *testing.T) {
 	retire := adminEvent(retireID, "bulwark keys retire --kek-version --state-dir", fmt.Sprintf("kek version %d", kek))
 	failed := retire
 	failed.Outcome = audit.Failure
-	failed.Reason = retire.Reason + ": failed: error (printed by the command, not recorded: it could name a secret)"
+	failed.Reason = retire.Reason + ": failed: the KEK version is the primary (rotate the KEK first)"
 	audittest.Equal(t, admin, []audit.Event{
 		adminEvent(rotateID, "bulwark keys rotate --json --kek --state-dir", "kek"),
 		adminEvent(rewrapID, "bulwark keys rewrap --json --state-dir", "data keys"),

@@ -21,7 +21,10 @@
 //	                    (Options.Keys: service "control", purpose "audit-checkpoint"). The
 //	                    checkpoint-signer.key of earlier versions, sealed with the master key,
 //	                    is migrated on Open (signer.go).
-//	checkpoint-signer.pub  the note verifier key, in the clear: give it to auditors.
+//	checkpoint-signer.pub  the note verifier key, in the clear: give it to auditors. When
+//	                    it is missing (a crash right after the signing key was written), Open
+//	                    writes it again from the signing key, with a warning; a verifier key
+//	                    without its signing key is refused.
 //
 // Every file is 0600 in a 0700 directory.
 //

@@ -2,7 +2,9 @@ package auditlog
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -48,9 +50,10 @@ type KeyManager interface {
 
 // loadOrCreateSigner returns the directory's checkpoint signer, creating an Ed25519 note
 // key named o.Origin on first use, wrapped by o.Keys; the verifier key is written in the
-// clear next to it. A legacy key sealed with o.MasterKey is migrated. A key without its
-// verifier, or the reverse, is refused rather than replaced: replacing it would orphan
-// every checkpoint it signed.
+// clear next to it. A legacy key sealed with o.MasterKey is migrated. A verifier key
+// without its signing key is refused rather than replaced: replacing it would orphan every
+// checkpoint it signed. A signing key without its verifier key (a crash in createSigner
+// between the two) gets its verifier key back, derived from it (restoreVerifierKey).
 func loadOrCreateSigner(dir string, o Options) (note.Signer, note.Verifier, error) {
 	if o.Keys == nil {
 		return nil, nil, errors.New("auditlog: no key manager (Options.Keys): it wraps the checkpoint signing key")
@@ -75,12 +78,6 @@ func loadOrCreateSigner(dir string, o Options) (note.Signer, note.Verifier, erro
 		return createSigner(ctx, wrappedPath, pubPath, o)
 	case !hasWrapped && !hasLegacy:
 		return nil, nil, fmt.Errorf("%s exists but %s is missing: restore it from a backup (checkpoints signed with it cannot be verified otherwise)", pubPath, wrappedPath)
-	case !hasPub:
-		key := wrappedPath
-		if !hasWrapped {
-			key = legacyPath
-		}
-		return nil, nil, fmt.Errorf("%s exists but %s is missing: restore it from a backup", key, pubPath)
 	}
 	var skey []byte
 	if hasWrapped {
@@ -99,6 +96,11 @@ func loadOrCreateSigner(dir string, o Options) (note.Signer, note.Verifier, erro
 	s, err := note.NewSigner(string(skey))
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint key %s: %w", keyPath, err)
+	}
+	if !hasPub {
+		if err := restoreVerifierKey(pubPath, keyPath, skey, s, o); err != nil {
+			return nil, nil, err
+		}
 	}
 	v, err := LoadVerifier(pubPath)
 	if err != nil {
@@ -141,6 +143,97 @@ func createSigner(ctx context.Context, wrappedPath, pubPath string, o Options) (
 		return nil, nil, fmt.Errorf("checkpoint verifier key: %w", err)
 	}
 	return s, v, nil
+}
+
+// restoreVerifierKey writes the verifier key of the signing key skey (s, read from
+// keyPath) to pubPath, durably as createSigner writes it, and says so loudly: a crash in
+// createSigner between the signing key and its verifier key leaves a key without its
+// verifier, and the verifier key is only the signing key's public half. It writes nothing
+// when the log holds a checkpoint the key did not sign: then the key is not this log's,
+// and a verifier key made from it would only hide that.
+func restoreVerifierKey(pubPath, keyPath string, skey []byte, s note.Signer, o Options) error {
+	vkey, err := verifierKeyOf(skey, s)
+	if err != nil {
+		return fmt.Errorf("checkpoint key %s: %w", keyPath, err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("checkpoint key %s: %w", keyPath, err)
+	}
+	if err := latestSignedBy(o.Path, v); err != nil {
+		return fmt.Errorf("%s exists but %s is missing, and the key did not sign the log's checkpoints (%w): restore the verifier key from a backup", keyPath, pubPath, err)
+	}
+	if err := keys.WriteSecretFile(pubPath, []byte(vkey+"\n")); err != nil {
+		return fmt.Errorf("write checkpoint verifier key: %w", err)
+	}
+	o.Log.Warn("audit: the checkpoint verifier key was missing (a crash after the signing key was written, or a deletion); it was written again from the signing key: check that the copies auditors hold match it",
+		"file", pubPath, "key", keyPath, "name", v.Name(), "key_hash", fmt.Sprintf("%08x", v.KeyHash()))
+	return nil
+}
+
+// verifierKeyOf returns the note verifier key of the signer key skey, which note.NewSigner
+// accepted as s. The note package derives the public key inside NewSigner without
+// exposing it, so the Ed25519 seed is taken from the key's last field
+// ("PRIVATE+KEY+<name>+<hash>+<base64 of algorithm byte and seed>", as note.GenerateKey
+// writes it), and the verifier key is encoded by note.NewEd25519VerifierKey. The result
+// is then checked against s: same name and key hash (which note computes from the public
+// key), and a signature made by s verifies.
+func verifierKeyOf(skey []byte, s note.Signer) (string, error) {
+	fields := strings.SplitN(string(skey), "+", 5)
+	if len(fields) != 5 {
+		return "", errors.New("not a note signer key")
+	}
+	b, err := base64.StdEncoding.DecodeString(fields[4])
+	if err != nil || len(b) != 1+ed25519.SeedSize || b[0] != 1 { // 1: note's Ed25519 algorithm
+		return "", errors.New("not an Ed25519 note signer key")
+	}
+	defer clear(b)
+	priv := ed25519.NewKeyFromSeed(b[1:])
+	defer clear(priv)
+	vkey, err := note.NewEd25519VerifierKey(s.Name(), priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		return "", err
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return "", err
+	}
+	msg := []byte("bulwark: verifier key check\n")
+	sig, err := s.Sign(msg)
+	if err != nil {
+		return "", err
+	}
+	if v.Name() != s.Name() || v.KeyHash() != s.KeyHash() || !v.Verify(msg, sig) {
+		return "", errors.New("the verifier key derived from it does not verify its signatures")
+	}
+	return vkey, nil
+}
+
+// latestSignedBy checks that the log's latest checkpoint and the last entry of its
+// history, where there are any, verify under v.
+func latestSignedBy(events string, v note.Verifier) error {
+	p := pathsFor(events)
+	if _, err := readCheckpointFile(p.checkpoint, v); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.Open(p.history)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	notes, _, err := readHistory(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.history, err)
+	}
+	if len(notes) > 0 {
+		if _, err := openCheckpoint(notes[len(notes)-1], v); err != nil {
+			return fmt.Errorf("%s: last entry: %w", p.history, err)
+		}
+	}
+	return nil
 }
 
 func readWrappedSigner(ctx context.Context, path string, km KeyManager) ([]byte, error) {

@@ -1,14 +1,19 @@
 package auditlog
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
@@ -185,12 +190,29 @@ func TestSignerRefusals(t *testing.T) {
 			writeSecret(t, p, b)
 			return nil
 		}, []string{legacySignerKeyFile}, keys.ErrDecrypt},
-		{"verifier key missing", func(t *testing.T, _, auditDir string) *Options {
+		// A verifier key without its signing key is not replaced by a new pair: that would
+		// orphan every checkpoint signed so far. (The reverse is repaired: see
+		// TestSignerRestoresVerifierKey.)
+		{"signing key missing", func(t *testing.T, _, auditDir string) *Options {
+			if err := os.Remove(filepath.Join(auditDir, signerWrappedFile)); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}, []string{signerPubFile, "exists but", signerWrappedFile, "is missing", "restore it from a backup"}, nil},
+		// A signing key that did not sign the log's checkpoints gets no verifier key made
+		// from it.
+		{"another log's wrapped key, verifier key missing", func(t *testing.T, dir, auditDir string) *Options {
+			l, err := Open(testOptions(t, dir, func(o *Options) { o.Path = filepath.Join(dir, "audit2", "events.jsonl") }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			writeSecret(t, filepath.Join(auditDir, signerWrappedFile), readFileT(t, filepath.Join(dir, "audit2", signerWrappedFile)))
 			if err := os.Remove(filepath.Join(auditDir, signerPubFile)); err != nil {
 				t.Fatal(err)
 			}
 			return nil
-		}, []string{signerPubFile, "is missing"}, nil},
+		}, []string{signerPubFile, "is missing", "did not sign", "restore the verifier key from a backup"}, nil},
 		{"no key manager", func(t *testing.T, dir, _ string) *Options {
 			o := testOptions(t, dir)
 			o.Keys = nil
@@ -257,5 +279,88 @@ func writeSecret(t *testing.T, path string, b []byte) {
 	t.Helper()
 	if err := keys.WriteSecretFile(path, b); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func readFileT(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSignerRestoresVerifierKey: a signing key (wrapped or legacy) whose verifier key is
+// missing — what a crash in createSigner between the two files leaves, or a deletion —
+// opens: the verifier key is written again from the signing key, byte for byte the one
+// the log had (so auditors' copies still match), with a warning; the log's old checkpoints
+// and new ones verify with it.
+func TestSignerRestoresVerifierKey(t *testing.T) {
+	removePub := func(t *testing.T, auditDir string) {
+		t.Helper()
+		if err := os.Remove(filepath.Join(auditDir, signerPubFile)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		// setup leaves dir's audit dir with a signing key and no verifier key, and returns
+		// the audit dir and the verifier key file the log must end up with.
+		setup func(t *testing.T, dir string) (auditDir, pub string)
+	}{
+		{"verifier key of a signed log deleted", func(t *testing.T, dir string) (string, string) {
+			auditDir := newSignedLog(t, dir)
+			pub := snapshot(t, auditDir)[signerPubFile]
+			removePub(t, auditDir)
+			return auditDir, pub
+		}},
+		{"verifier key of a legacy key deleted", func(t *testing.T, dir string) (string, string) {
+			auditDir := newSignedLog(t, dir)
+			pub := snapshot(t, auditDir)[signerPubFile]
+			makeLegacySigner(t, dir, auditDir)
+			removePub(t, auditDir)
+			return auditDir, pub
+		}},
+		{"crash in createSigner after the signing key", func(t *testing.T, dir string) (string, string) {
+			// What createSigner has written at that point: the wrapped key, nothing else.
+			auditDir := filepath.Join(dir, "audit")
+			if err := keys.SecretDir(auditDir); err != nil {
+				t.Fatal(err)
+			}
+			skey, vkey, err := note.GenerateKey(rand.Reader, "bank.local/audit")
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := testOptions(t, dir)
+			if err := writeWrappedSigner(context.Background(), filepath.Join(auditDir, signerWrappedFile), []byte(skey), o.Keys); err != nil {
+				t.Fatal(err)
+			}
+			return auditDir, vkey + "\n"
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			auditDir, pub := tc.setup(t, dir)
+			var logged bytes.Buffer
+			l, err := Open(testOptions(t, dir, func(o *Options) { o.Log = slog.New(slog.NewTextHandler(&logged, nil)) }))
+			if err != nil {
+				t.Fatalf("open with the verifier key missing: %v", err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "checkpoint verifier key was missing") {
+				t.Errorf("no warning that the verifier key was written again; log:\n%s", logged.String())
+			}
+			if got := snapshot(t, auditDir)[signerPubFile]; got != pub {
+				t.Fatalf("verifier key written again: got %q, want %q (the one the log had)", got, pub)
+			}
+			if fi, err := os.Stat(filepath.Join(auditDir, signerPubFile)); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("verifier key file: %v, %v; want mode 0600", fi, err)
+			}
+			checkSignerMigrated(t, dir, auditDir, pub) // reopens, appends, and verifies every checkpoint
+		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/audit/spool"
 	"github.com/bulwark-security/bulwark/internal/auditlog"
+	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/proxy"
@@ -167,10 +168,11 @@ func osUser() string {
 	return fmt.Sprintf("uid:%d", os.Getuid())
 }
 
-// keysAdmin is an audited CLI command on the state dir's keys (`bulwark keys`, `bulwark
-// svid`): the key manager with its events captured (including keys it creates on open, or
-// when opening the audit log migrates its key), the master key (which opens key files of
-// earlier versions), and the admin audit that records them.
+// keysAdmin is an audited CLI command that opens the state dir's keys (`bulwark keys`,
+// `bulwark svid`, `bulwark secrets put`): the key manager with its events captured
+// (including keys it creates on open or on first use, or when opening the audit log
+// migrates its key), the master key (which opens key files of earlier versions), and the
+// admin audit that records them.
 type keysAdmin struct {
 	*adminAudit
 	mk     *keys.MasterKey
@@ -181,21 +183,12 @@ type keysAdmin struct {
 // startKeysAdmin opens the key manager and the admin audit, and records cmd's admin event;
 // the command acts only when it returns no error.
 func startKeysAdmin(cmd *cobra.Command, sf *stateFlags, resource string) (*envelope.Manager, *keysAdmin, error) {
-	ka := &keysAdmin{}
 	st, kc, err := sf.load(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, rk, err := openKeyManager(cmd.Context(), st, kc, envelope.Options{OnEvent: func(e envelope.Event) {
-		ka.mu.Lock()
-		ka.events = append(ka.events, e)
-		ka.mu.Unlock()
-	}})
+	m, ka, err := openKeysAdmin(cmd.Context(), st, kc, st.auditLogPath())
 	if err != nil {
-		return nil, nil, err
-	}
-	ka.mk = rk.legacy
-	if ka.adminAudit, err = openAdminAudit(st, st.auditLogPath(), m, rk.legacy); err != nil {
 		return nil, nil, err
 	}
 	if err := ka.Command(cmd.Context(), cmd, resource, ""); err != nil {
@@ -205,9 +198,30 @@ func startKeysAdmin(cmd *cobra.Command, sf *stateFlags, resource string) (*envel
 	return m, ka, nil
 }
 
-// finish records the key events the command caused (some, when it failed half-way),
-// then its failure event if actErr is set, and closes the audit; actErr is the command's
-// own error, which wins.
+// openKeysAdmin opens st's key manager, capturing its events, and the admin audit of the
+// log at logPath. The command then records its admin event (Command) before it acts, and
+// ends with finish, which records the key events it caused.
+func openKeysAdmin(ctx context.Context, st state, kc config.Keys, logPath string) (*envelope.Manager, *keysAdmin, error) {
+	ka := &keysAdmin{}
+	m, rk, err := openKeyManager(ctx, st, kc, envelope.Options{OnEvent: func(e envelope.Event) {
+		ka.mu.Lock()
+		ka.events = append(ka.events, e)
+		ka.mu.Unlock()
+	}})
+	if err != nil {
+		return nil, nil, err
+	}
+	ka.mk = rk.legacy
+	if ka.adminAudit, err = openAdminAudit(st, logPath, m, rk.legacy); err != nil {
+		return nil, nil, err
+	}
+	return m, ka, nil
+}
+
+// finish records the key events the command caused (some, when it failed half-way, or
+// before its admin event), then its failure event if actErr is set, and closes the audit.
+// actErr is the command's own error, which comes first; an audit error is joined to it,
+// so that an operator learns the trail is incomplete.
 func (ka *keysAdmin) finish(ctx context.Context, actErr error) error {
 	ka.mu.Lock()
 	events := ka.events
@@ -218,6 +232,9 @@ func (ka *keysAdmin) finish(ctx context.Context, actErr error) error {
 	}
 	if cerr := ka.Close(); err == nil {
 		err = cerr
+	}
+	if actErr != nil && err != nil {
+		return errors.Join(actErr, err)
 	}
 	if actErr != nil {
 		return actErr

@@ -20,6 +20,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit/spool"
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/secrets"
 )
 
@@ -218,7 +219,7 @@ func TestAdminFailureFollowsTheAdminEvent(t *testing.T) {
 		Reason: "bulwark keys retire --kek-version --state-dir", Resource: "kek version 2", RequestID: "cmd2"}
 	failed := retire
 	failed.Outcome = audit.Failure
-	failed.Reason = retire.Reason + ": failed: error (printed by the command, not recorded: it could name a secret)"
+	failed.Reason = retire.Reason + ": failed: the KEK version is the primary (rotate the KEK first)"
 	exact(t, logged(t, st), []audit.Event{
 		{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, User: u, Reason: "bulwark keys rotate --kek --state-dir", Resource: "kek", RequestID: "cmd1"},
 		{Kind: audit.KindKeyRotation, Component: "cli", Outcome: audit.Allow, User: u, Resource: "kek", Reason: "rotate: version 2", RequestID: "cmd1"},
@@ -239,10 +240,37 @@ func TestFailureCauseQuotesNoError(t *testing.T) {
 		{fmt.Errorf("secret ops/db-root: %w", secrets.ErrCASMismatch), "check-and-set version does not match the current version"},
 		{fmt.Errorf("put ops/db-root: %w", context.Canceled), "interrupted"},
 		{fmt.Errorf("open /state/secrets/ops/db-root: %w", fs.ErrPermission), "permission denied"},
+		{fmt.Errorf("%w: vault transit https://vault:8200: server unreachable: ops/db-root", envelope.ErrMasterUnavailable), "the master key is unavailable"},
+		{fmt.Errorf("data key ops/db-root: %w", envelope.ErrUnwrap), "a wrapped key does not open"},
+		{fmt.Errorf("%w db-root/pii (data keys are made on first use)", envelope.ErrNoDataKey), "no such data key (data keys are made on first use)"},
+		{fmt.Errorf(`envelope: service "db-root": %w`, envelope.ErrInvalidName), "invalid service or purpose name"},
+		{fmt.Errorf("%w 7", envelope.ErrNoKEKVersion), "no such KEK version"},
+		{fmt.Errorf("envelope: KEK version 2 %w; rotate the KEK first", envelope.ErrKEKPrimary), "the KEK version is the primary (rotate the KEK first)"},
+		{fmt.Errorf("envelope: KEK version 1 %w", envelope.ErrKEKRetired), "the KEK version is already retired"},
+		{fmt.Errorf("envelope: KEK version 1 %w 1 data keys ([db-root/pii]); run rewrap first", envelope.ErrKEKInUse), "the KEK version still wraps data keys (run rewrap first)"},
+		// The master key unreachable because the command was interrupted: the interruption wins.
+		{fmt.Errorf("%w: vault transit: %w", envelope.ErrMasterUnavailable, context.Canceled), "interrupted"},
 		{errors.New("vault: write ops/db-root: 500"), "error (printed by the command, not recorded: it could name a secret)"},
 	} {
 		if got := failureCause(c.err); got != c.want || strings.Contains(got, "db-root") {
 			t.Errorf("failureCause(%q) = %q, want %q", c.err, got, c.want)
 		}
+	}
+}
+
+// failingRecorder refuses every event, as a full disk would.
+type failingRecorder struct{}
+
+func (failingRecorder) Record(context.Context, audit.Event) error { return errors.New("disk full") }
+
+// TestFinishReportsUnrecordedFailure: when a command fails after its admin event and its
+// failure event cannot be recorded, the command's error comes first and the audit error
+// is joined to it: the operator learns that the trail does not say it failed.
+func TestFinishReportsUnrecordedFailure(t *testing.T) {
+	ka := &keysAdmin{adminAudit: &adminAudit{rec: failingRecorder{}, close: func() error { return nil },
+		command: &audit.Event{Kind: audit.KindAdmin, Component: "cli", Outcome: audit.Allow, Reason: "bulwark secrets put"}}}
+	err := ka.finish(context.Background(), fmt.Errorf("put: %w", secrets.ErrCASMismatch))
+	if !errors.Is(err, secrets.ErrCASMismatch) || !strings.Contains(err.Error(), "audit the command's failure") || !strings.HasPrefix(err.Error(), "put: ") {
+		t.Fatalf("finish: got %v, want the command's error, then the audit's", err)
 	}
 }

@@ -29,6 +29,10 @@
 // not read as a tampered file. Rotating the Transit key and then the KEK (RotateKEK)
 // re-wraps kek.json under the Transit key's newest version.
 //
+// A refused rotation or retirement wraps a sentinel error (ErrNoDataKey, ErrNoKEKVersion,
+// ErrKEKPrimary, ErrKEKRetired, ErrKEKInUse, ErrInvalidName), so a caller can say what was
+// refused without quoting the error.
+//
 // Every change is an Event for the audit log, handed to Options.OnEvent or to a hook
 // attached later with SetOnEvent: a process that opens its keys before the audit log that
 // records them (whose own key the manager wraps) attaches the log once it is open, and the

@@ -39,6 +39,23 @@ type Event struct {
 
 func dataKeyName(r ref) string { return "data/" + r.String() }
 
+// The key manager's refusals of a rotation or retirement: each error wraps one, with the
+// key or version it names, so a caller (the failure event of an audited command) can tell
+// what was refused without quoting the error.
+var (
+	// ErrNoDataKey: RotateDataKey of a data key that was never made (they are made on
+	// first use).
+	ErrNoDataKey = errors.New("envelope: no data key")
+	// ErrNoKEKVersion: RetireKEK of a version the KEK never had.
+	ErrNoKEKVersion = errors.New("envelope: no KEK version")
+	// ErrKEKPrimary: RetireKEK of the primary version, which wraps new data keys.
+	ErrKEKPrimary = errors.New("is the primary")
+	// ErrKEKRetired: RetireKEK of a version that is already retired.
+	ErrKEKRetired = errors.New("is already retired")
+	// ErrKEKInUse: RetireKEK of a version that still wraps a data key (Rewrap first).
+	ErrKEKInUse = errors.New("still wraps")
+)
+
 // RotateKEK adds a KEK version and makes it primary. Data keys created or rotated from now
 // on are wrapped under it; existing ones stay wrapped under their version, which still
 // opens them, until Rewrap moves them.
@@ -90,7 +107,7 @@ func (m *Manager) RotateDataKey(ctx context.Context, service, purpose string) (E
 func (m *Manager) rotateDEKLocked(r ref, k *kek) (Event, error) {
 	d, err := readDEK(m.dir, r, k)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Event{}, fmt.Errorf("envelope: no data key %s (data keys are made on first use)", r)
+		return Event{}, fmt.Errorf("%w %s (data keys are made on first use)", ErrNoDataKey, r)
 	}
 	if err != nil {
 		return Event{}, err
@@ -230,11 +247,11 @@ func (m *Manager) RetireKEK(ctx context.Context, version int) (Event, error) {
 	}
 	switch {
 	case target == nil:
-		return Event{}, fmt.Errorf("envelope: no KEK version %d", version)
+		return Event{}, fmt.Errorf("%w %d", ErrNoKEKVersion, version)
 	case version == k.primaryVersion():
-		return Event{}, fmt.Errorf("envelope: KEK version %d is the primary; rotate the KEK first", version)
+		return Event{}, fmt.Errorf("envelope: KEK version %d %w; rotate the KEK first", version, ErrKEKPrimary)
 	case !k.hasEnabled(target.KeyID):
-		return Event{}, fmt.Errorf("envelope: KEK version %d is already retired", version)
+		return Event{}, fmt.Errorf("envelope: KEK version %d %w", version, ErrKEKRetired)
 	}
 	refs, err := listDEKs(m.dir)
 	if err != nil {
@@ -251,7 +268,7 @@ func (m *Manager) RetireKEK(ctx context.Context, version int) (Event, error) {
 		}
 	}
 	if len(still) > 0 {
-		return Event{}, fmt.Errorf("envelope: KEK version %d still wraps %d data keys (%v); run rewrap first", version, len(still), still)
+		return Event{}, fmt.Errorf("envelope: KEK version %d %w %d data keys (%v); run rewrap first", version, ErrKEKInUse, len(still), still)
 	}
 	st, err := k.disabled(*target)
 	if err != nil {

@@ -350,3 +350,62 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("kek: %d versions, want %d", got, want)
 	}
 }
+
+// TestRefusalSentinels: each refusal of a rotation or retirement wraps its sentinel, so a
+// caller can name it without quoting the error, and keeps its message.
+func TestRefusalSentinels(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		refuse  func(m *Manager) error
+		want    error
+		wantMsg string
+	}{
+		{"rotate a data key never made", func(m *Manager) error {
+			_, err := m.RotateDataKey(ctx, "ledger", "pii")
+			return err
+		}, ErrNoDataKey, "envelope: no data key ledger/pii (data keys are made on first use)"},
+		{"rotate a data key of an invalid service name", func(m *Manager) error {
+			_, err := m.RotateDataKey(ctx, "../kek", "pii")
+			return err
+		}, ErrInvalidName, `envelope: service "../kek": want lowercase letters, digits and '-', starting with a letter, at most 63`},
+		{"retire a KEK version never made", func(m *Manager) error {
+			_, err := m.RetireKEK(ctx, 7)
+			return err
+		}, ErrNoKEKVersion, "envelope: no KEK version 7"},
+		{"retire the primary KEK version", func(m *Manager) error {
+			_, err := m.RetireKEK(ctx, 2)
+			return err
+		}, ErrKEKPrimary, "envelope: KEK version 2 is the primary; rotate the KEK first"},
+		{"retire a KEK version still in use", func(m *Manager) error {
+			_, err := m.RetireKEK(ctx, 1)
+			return err
+		}, ErrKEKInUse, "envelope: KEK version 1 still wraps 1 data keys ([accounts/pii]); run rewrap first"},
+		{"retire a KEK version twice", func(m *Manager) error {
+			if _, err := m.Rewrap(ctx); err != nil {
+				return err
+			}
+			if _, err := m.RetireKEK(ctx, 1); err != nil {
+				return err
+			}
+			_, err := m.RetireKEK(ctx, 1)
+			return err
+		}, ErrKEKRetired, "envelope: KEK version 1 is already retired"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _, _ := newManager(t)
+			mustEncrypt(t, m, "accounts", "pii", "x", "r") // wrapped by KEK version 1
+			if _, err := m.RotateKEK(ctx); err != nil {
+				t.Fatal(err)
+			}
+			err := tc.refuse(m)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want errors.Is %v", err, tc.want)
+			}
+			if err.Error() != tc.wantMsg {
+				t.Errorf("message: got %q, want %q", err, tc.wantMsg)
+			}
+		})
+	}
+}

@@ -31,9 +31,13 @@ var ErrUnwrap = errors.New("wrapped key does not open (wrong master key, a tampe
 // they become path elements, so nothing else is accepted.
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
+// ErrInvalidName is wrapped by the error for a service or purpose name that breaks nameRE's
+// rule; the error names the name.
+var ErrInvalidName = errors.New("want lowercase letters, digits and '-', starting with a letter, at most 63")
+
 func checkName(what, s string) error {
 	if !nameRE.MatchString(s) {
-		return fmt.Errorf("%s %q: want lowercase letters, digits and '-', starting with a letter, at most 63", what, s)
+		return fmt.Errorf("%s %q: %w", what, s, ErrInvalidName)
 	}
 	return nil
 }

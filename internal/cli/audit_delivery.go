@@ -156,10 +156,13 @@ func (c *collector) handler(log *slog.Logger) http.Handler {
 }
 
 // natsTLS is the TLS of a tls:// audit.nats.url: the role's SVID from src, the server
-// verified as audit.nats.server_id against src's bundle when set; nil for nats://.
+// verified as audit.nats.server_id against src's bundle when set, else against
+// audit.nats.ca_file (or the system roots) as audit.nats.server_name (or the URL's host);
+// nil for nats://.
 func natsTLS(cfg *config.Config, src *workloadapi.X509Source) *tls.Config {
-	if !strings.HasPrefix(cfg.Audit.NATS.URL, "tls://") {
+	n := cfg.Audit.NATS
+	if !strings.HasPrefix(n.URL, "tls://") {
 		return nil
 	}
-	return auditnats.TLSConfig(src, src, cfg.Audit.NATS.Server)
+	return auditnats.TLSConfig(src, src, auditnats.Server{ID: n.Server, Roots: n.RootCAs, Name: n.ServerName})
 }

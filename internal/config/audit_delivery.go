@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/x509"
+	"net"
 	"net/url"
 	"regexp"
 
@@ -31,6 +33,20 @@ type AuditNATS struct {
 	ServerID string `yaml:"server_id"`
 	// Server is ServerID parsed (set by Load).
 	Server spiffeid.ID `yaml:"-"`
+	// CAFile is a PEM bundle of the CAs that sign the NATS server's certificate, for a
+	// server whose certificate comes from a private (non-SPIFFE) CA: the roles verify it as
+	// an ordinary TLS server (a chain to these CAs and server_name) instead of against the
+	// system roots, and still present their SVIDs. Read at load; it must hold CERTIFICATE
+	// blocks only. Like the other *_file keys, a relative path is resolved against the
+	// working directory. Only with a tls:// URL, and not with server_id (one trust model at
+	// a time). Default: none (the system roots).
+	CAFile string `yaml:"ca_file"`
+	// ServerName is the DNS name (or IP address) the NATS server's certificate must carry
+	// when it is verified against ca_file or the system roots. Only with a tls:// URL, not
+	// with server_id (which verifies the SPIFFE ID, not a name). Default: the URL's host.
+	ServerName string `yaml:"server_name"`
+	// RootCAs holds CAFile's certificates (set by Load); nil without CAFile.
+	RootCAs *x509.CertPool `yaml:"-"`
 	// Stream is the JetStream stream (created when missing; subject
 	// bulwark.audit.<stream>). Default BULWARK_AUDIT.
 	Stream string `yaml:"stream"`
@@ -75,11 +91,44 @@ func (c *Config) validateDelivery() []error {
 				errs = append(errs, c.errAt("audit.nats.server_id", "not a SPIFFE ID: %v", err))
 			}
 		}
+		errs = append(errs, c.validateNATSServerTLS(err == nil && u.Scheme == "tls")...)
 	default:
 		errs = append(errs, c.errAt("audit.transport", "must be %q or %q, got %q", AuditTransportHTTPS, AuditTransportNATS, a.Transport))
 	}
 	if !streamNameRE.MatchString(a.NATS.Stream) {
 		errs = append(errs, c.errAt("audit.nats.stream", "must be 1 to 64 letters, digits, '_' or '-'"))
+	}
+	return errs
+}
+
+// hostnameRE is a DNS name: dot-separated labels of letters, digits and inner hyphens.
+var hostnameRE = regexp.MustCompile(`^(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*$`)
+
+// validateNATSServerTLS checks audit.nats.ca_file and server_name, which choose how an
+// ordinary TLS server is verified, and loads the CA bundle into RootCAs. tlsURL says
+// whether audit.nats.url is a valid tls:// URL.
+func (c *Config) validateNATSServerTLS(tlsURL bool) []error {
+	var errs []error
+	n := &c.Audit.NATS
+	n.RootCAs = nil
+	for _, k := range []struct{ key, value string }{{"ca_file", n.CAFile}, {"server_name", n.ServerName}} {
+		switch {
+		case k.value == "":
+		case n.ServerID != "":
+			errs = append(errs, c.errAt("audit.nats."+k.key, "cannot be combined with audit.nats.server_id: the server is verified either as a SPIFFE ID against the trust bundle or as a TLS server name against CAs, not both"))
+		case !tlsURL:
+			errs = append(errs, c.errAt("audit.nats."+k.key, "needs a tls:// audit.nats.url: over nats:// the server is not verified"))
+		}
+	}
+	if s := n.ServerName; s != "" && net.ParseIP(s) == nil && (len(s) > 253 || !hostnameRE.MatchString(s)) {
+		errs = append(errs, c.errAt("audit.nats.server_name", "want a DNS name or IP address such as nats.example.com, got %q", s))
+	}
+	if n.CAFile != "" {
+		pool, err := loadCABundle(n.CAFile)
+		if err != nil {
+			return append(errs, c.errAt("audit.nats.ca_file", "%v", err))
+		}
+		n.RootCAs = pool
 	}
 	return errs
 }

@@ -16,7 +16,9 @@
 //
 // With a tls:// URL the connection itself is TLS: every role presents its SVID as the
 // client certificate, and verifies the server as audit.nats.server_id against the trust
-// bundle, or, without it, against the system roots and the host name (TLSConfig).
+// bundle, or, without it, as an ordinary TLS server: a chain to the CAs of
+// audit.nats.ca_file (a private, non-SPIFFE CA) or to the system roots, and the name
+// audit.nats.server_name or the URL's host (TLSConfig).
 package auditnats
 
 import (

@@ -2,6 +2,8 @@ package auditnats
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +28,16 @@ import (
 // file made at test time. It returns the tls:// URL.
 func startTLSNATS(t *testing.T, ca *testpki.CA, server *x509svid.SVID) string {
 	t.Helper()
+	certPEM, keyPEM, err := server.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startTLSNATSWith(t, ca, certPEM, keyPEM)
+}
+
+// startTLSNATSWith is startTLSNATS with the server's certificate chain and key as PEM.
+func startTLSNATSWith(t *testing.T, ca *testpki.CA, certPEM, keyPEM []byte) string {
+	t.Helper()
 	bin, err := exec.LookPath("nats-server")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -33,10 +46,6 @@ func startTLSNATS(t *testing.T, ca *testpki.CA, server *x509svid.SVID) string {
 		t.Skip("SKIPPING: nats-server not found (apt-get install nats-server); CI=true makes this a failure")
 	}
 	dir := t.TempDir()
-	certPEM, keyPEM, err := server.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Root.Raw})
 	for name, b := range map[string][]byte{"cert.pem": certPEM, "key.pem": keyPEM, "ca.pem": caPEM} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
@@ -101,9 +110,9 @@ func TestTLSTransport(t *testing.T) {
 		name string
 		opt  nats.Option
 	}{
-		{"another server id", nats.Secure(TLSConfig(ca.SVID(t, "ledger"), ca.Bundle(), spiffeid.RequireFromSegments(ca.TD, "svc", "control")))},
+		{"another server id", nats.Secure(TLSConfig(ca.SVID(t, "ledger"), ca.Bundle(), Server{ID: spiffeid.RequireFromSegments(ca.TD, "svc", "control")}))},
 		{"no client SVID", nats.Secure(tlsconfig.TLSClientConfig(ca.Bundle(), tlsconfig.AuthorizeID(natsID)))},
-		{"no server_id: host name and system roots", nats.Secure(TLSConfig(ca.SVID(t, "ledger"), ca.Bundle(), spiffeid.ID{}))},
+		{"no server_id: host name and system roots", nats.Secure(TLSConfig(ca.SVID(t, "ledger"), ca.Bundle(), Server{}))},
 	}
 	for _, r := range refused {
 		t.Run(r.name, func(t *testing.T) {
@@ -116,22 +125,33 @@ func TestTLSTransport(t *testing.T) {
 		})
 	}
 
+	roundTrip(t, ctx, ca, url, Server{ID: natsID}, Server{ID: natsID})
+}
+
+// roundTrip publishes a batch of two events as sidecar/ledger over url, verifying the
+// server as pub says, and runs a collector that verifies it as col says until both are in
+// its log.
+func roundTrip(t *testing.T, ctx context.Context, ca *testpki.CA, url string, pub, col Server) {
+	t.Helper()
 	ledger := ca.SVID(t, "ledger")
-	nc, js, err := Connect(ctx, url, "", "bulwark sidecar-ledger", TLSConfig(ledger, ca.Bundle(), natsID))
+	nc, js, err := Connect(ctx, url, "", "bulwark sidecar-ledger", TLSConfig(ledger, ca.Bundle(), pub))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	stream := fmt.Sprintf("BULWARK_AUDIT_TLS_%d", time.Now().UnixNano())
-	pub := &Publisher{JS: js, Stream: stream, SVID: ledger}
-	if err := pub.Send(ctx, [][]byte{ev("t1", "sidecar/ledger"), ev("t2", "sidecar/ledger")}); err != nil {
+	p := &Publisher{JS: js, Stream: stream, SVID: ledger}
+	if err := p.Send(ctx, [][]byte{ev("t1", "sidecar/ledger"), ev("t2", "sidecar/ledger")}); err != nil {
 		t.Fatalf("publish over TLS: %v", err)
 	}
 	if !nc.IsConnected() || nc.ConnectedUrl() != url {
 		t.Fatalf("publisher connection: connected %v to %q, want %s", nc.IsConnected(), nc.ConnectedUrl(), url)
 	}
+	if st, err := nc.TLSConnectionState(); err != nil || st.Version < tls.VersionTLS12 {
+		t.Fatalf("publisher connection: TLS version %#x, %v; want TLS 1.2 or later", st.Version, err)
+	}
 
-	cnc, cjs, err := Connect(ctx, url, "", "bulwark collector", TLSConfig(ca.SVID(t, "control"), ca.Bundle(), natsID))
+	cnc, cjs, err := Connect(ctx, url, "", "bulwark collector", TLSConfig(ca.SVID(t, "control"), ca.Bundle(), col))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,4 +175,50 @@ func TestTLSTransport(t *testing.T) {
 	if fmt.Sprint(ids) != "[t1 t2]" {
 		t.Errorf("log ids: got %v, want [t1 t2]", ids)
 	}
+}
+
+// TestPrivateCATransport runs delivery over a nats-server whose certificate comes from a
+// private CA that is no SPIFFE trust bundle (audit.nats.ca_file), and that still requires
+// the roles' SVIDs as client certificates: the roles verify it by that CA and the server
+// name (audit.nats.server_name, else the URL's host) and a batch reaches the collector's
+// log. Another CA, another name, a server_id (the server holds no SVID) and a client
+// without an SVID are all refused in the handshake.
+func TestPrivateCATransport(t *testing.T) {
+	ca := testpki.New(t, "bank.local")
+	corp := testpki.New(t, "corp.example") // the platform team's CA
+	cert := corp.ServerCert(t)             // 127.0.0.1, ::1 and localhost; no SPIFFE ID
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startTLSNATSWith(t, ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	ledger := ca.SVID(t, "ledger")
+	refused := []struct {
+		name, want string
+		conf       *tls.Config
+	}{
+		{"another CA", "unknown authority", TLSConfig(ledger, ca.Bundle(), Server{Roots: testpki.New(t, "corp.example").Pool()})},
+		{"another server name", "not nats.corp.example", TLSConfig(ledger, ca.Bundle(), Server{Roots: corp.Pool(), Name: "nats.corp.example"})},
+		{"server_id: the server holds no SVID", "", TLSConfig(ledger, ca.Bundle(), Server{ID: spiffeid.RequireFromSegments(ca.TD, "svc", "nats")})},
+		{"no client SVID", "", &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: corp.Pool()}},
+	}
+	for _, r := range refused {
+		t.Run(r.name, func(t *testing.T) {
+			nc, err := nats.Connect(url, nats.Secure(r.conf), nats.Timeout(5*time.Second), nats.NoReconnect())
+			if err == nil {
+				nc.Close()
+				t.Fatal("connected; want the handshake refused")
+			}
+			if !strings.Contains(err.Error(), r.want) {
+				t.Errorf("got %v, want an error containing %q", err, r.want)
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
+
+	roundTrip(t, ctx, ca, url, Server{Roots: corp.Pool(), Name: "localhost"}, Server{Roots: corp.Pool()})
 }

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// MaxCABundleSize bounds a CA bundle file (a system bundle of every public root is about
+// 220 KiB).
+const MaxCABundleSize = 1 << 20
+
+// loadCABundle reads the PEM CA bundle at path into a pool. Errors name the file but never
+// quote its content: a key put there by mistake must not reach a log.
+func loadCABundle(path string) (*x509.CertPool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxCABundleSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %v", path, unwrapPathError(err))
+	}
+	if len(data) > MaxCABundleSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxCABundleSize)
+	}
+	pool, err := parseCABundle(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pool, nil
+}
+
+// parseCABundle parses PEM data that must hold at least one CERTIFICATE block and nothing
+// but CERTIFICATE blocks (text between blocks, such as the comments of a system bundle, is
+// allowed). Unlike x509.CertPool.AppendCertsFromPEM it refuses what it skips: a private
+// key, or a certificate that does not parse, is a mistake to report, not to ignore.
+func parseCABundle(data []byte) (*x509.CertPool, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("file is empty; want PEM CERTIFICATE blocks")
+	}
+	pool := x509.NewCertPool()
+	n := 0
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		n++
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %d is %q; a CA bundle holds CERTIFICATE blocks only", n, truncate(block.Type, 40))
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d: not a valid certificate: %v", n, err)
+		}
+		pool.AddCert(cert)
+	}
+	if n == 0 {
+		return nil, errors.New("not PEM: no CERTIFICATE block found")
+	}
+	return pool, nil
+}
+
+// truncate shortens s to at most n bytes for an error message.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +14,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/bulwark-security/bulwark/internal/oidc"
 )
 
 // startSecondGateway runs `bulwark gateway` as a second replica against the control plane,
@@ -136,5 +142,111 @@ func TestRevokedTokenRefusedAtEveryGateway(t *testing.T) {
 	}
 	if strings.Contains(readFile(t, env.ep.AuditLog), alice) {
 		t.Error("the audit log holds the token")
+	}
+}
+
+// signInOffline signs user in to the public client bulwark-cli with offline_access, the
+// way a browser would (code + PKCE), and returns the access and refresh tokens.
+func signInOffline(t *testing.T, user string) (access, refresh string) {
+	t.Helper()
+	creds, err := oidc.ReadDevCredentials(env.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := &oauth2.Config{ClientID: "bulwark-cli", RedirectURL: "http://127.0.0.1/callback",
+		Scopes: []string{"openid", "offline_access"},
+		Endpoint: oauth2.Endpoint{AuthURL: env.ep.Issuer + "/authorize", TokenURL: env.ep.Issuer + "/oauth/token",
+			AuthStyle: oauth2.AuthStyleInParams}}
+	hc := edgeClient()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	verifier := oauth2.GenerateVerifier()
+	resp, err := hc.Get(conf.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil || loc.Query().Get("id") == "" {
+		t.Fatalf("authorize: status %d, want a redirect to the login page", resp.StatusCode)
+	}
+	resp, err = hc.PostForm(env.ep.Issuer+"/login", url.Values{"id": {loc.Query().Get("id")}, "username": {user}, "password": {creds.Users[user]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc, err = resp.Location(); err != nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != "s1" {
+		t.Fatalf("login: status %d, want a redirect with a code", resp.StatusCode)
+	}
+	tok, err := conf.Exchange(context.WithValue(context.Background(), oauth2.HTTPClient, hc), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("code exchange: err %v, refresh token present %v", err, tok != nil && tok.RefreshToken != "")
+	}
+	return tok.AccessToken, tok.RefreshToken
+}
+
+// TestRevokedRefreshTokenRevokesItsAccessTokens revokes a refresh token at the embedded
+// provider (RFC 7009 section 2.1) after one rotation: the access tokens obtained from the
+// sign-in and from the refresh are then refused at the gateway; another sign-in's are not.
+func TestRevokedRefreshTokenRevokesItsAccessTokens(t *testing.T) {
+	const path = "/api/accounts/A-1001"
+	first, refresh := signInOffline(t, "alice")
+	resp, err := edgeClient().PostForm(env.ep.Issuer+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {"bulwark-cli"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rotated struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&rotated)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || rotated.AccessToken == "" || rotated.RefreshToken == "" {
+		t.Fatalf("refresh: status %d, err %v", resp.StatusCode, err)
+	}
+	other := tokenFor(t, "alice") // same user, another grant: must stay valid
+	grant := map[string]string{"the sign-in's access token": first, "the refresh's access token": rotated.AccessToken}
+	for _, tok := range []string{first, rotated.AccessToken, other} {
+		if code, _ := status(t, env.ep.Gateway, path, tok); code != http.StatusOK {
+			t.Fatalf("before revocation: got %d, want 200", code)
+		}
+	}
+
+	resp, err = edgeClient().PostForm(env.ep.Issuer+"/revoke", url.Values{"token": {rotated.RefreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {"bulwark-cli"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: status %d", resp.StatusCode)
+	}
+	for name, tok := range grant {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			code, challenge := status(t, env.ep.Gateway, path, tok)
+			if code == http.StatusUnauthorized {
+				if !strings.Contains(challenge, "token revoked") {
+					t.Errorf("%s: WWW-Authenticate %q, want the reason token revoked", name, challenge)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s still accepted 5s after its refresh token was revoked (status %d)", name, code)
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if code, _ := status(t, env.ep.Gateway, path, other); code != http.StatusOK {
+		t.Errorf("another sign-in's token got %d after the revocation, want 200", code)
+	}
+	waitFor(t, "the refresh token revocation's audit event", func() bool {
+		return len(auditLines(t, `"kind":"token"`, `"outcome":"allow"`, `"user":"alice"`,
+			"refresh token revoked by client bulwark-cli; 2 access tokens issued from it revoked")) == 1
+	})
+	log := readFile(t, env.ep.AuditLog)
+	for _, tok := range []string{first, refresh, rotated.AccessToken, rotated.RefreshToken} {
+		if strings.Contains(log, tok) {
+			t.Error("the audit log holds a token")
+		}
 	}
 }

@@ -33,7 +33,14 @@
 //     when none is asked for); a scope the client is not configured for is refused
 //     (invalid_scope). In the code flow, such scopes are dropped.
 //   - Refresh tokens (scope offline_access): opaque, 192 bits, kept in memory only as a
-//     SHA-256, rotated on every use, valid 8h; lost on restart. Revocable at /revoke.
+//     SHA-256, rotated on every use, valid 8h; lost on restart. Revocable at /revoke, which
+//     also revokes every access token issued from the same grant — at the sign-in and at
+//     each refresh since, across rotations — that a gateway could still accept (RFC 7009
+//     section 2.1), and audits it as one event (kind "token") giving how many. Their jtis
+//     are kept with the refresh token, in memory only, until exp + 5m; a grant keeps at most
+//     16, and a refresh beyond that is refused (server_error) until the oldest expire. A
+//     rotated refresh token presented again is refused (invalid_grant) like an unknown one:
+//     the replay is not detected, so its grant is not revoked (RFC 9700 section 4.14.2).
 //
 // Tokens: access tokens are JWTs signed ES256 with a P-256 key generated on first start and
 // kept in <state_dir>/idp/signing.key (PKCS#8, sealed with the master key under the purpose

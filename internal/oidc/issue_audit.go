@@ -50,11 +50,3 @@ func (s *storage) auditIssued(ctx context.Context, req op.TokenRequest, jti stri
 	}
 	return nil
 }
-
-// hasRefresh reports whether the refresh token value is stored (not yet redeemed).
-func (s *storage) hasRefresh(value string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.refresh[hashToken(value)]
-	return ok
-}

@@ -65,6 +65,7 @@ type refreshToken struct {
 	audience []string
 	authTime time.Time
 	expires  time.Time
+	access   []issuedAccess // live access tokens of its grant, across rotations
 }
 
 // refreshRequest is a refresh token being redeemed.

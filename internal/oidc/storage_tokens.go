@@ -13,6 +13,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
 )
 
 // CreateAccessToken issues an access token id (jti) and audits the issuance
@@ -35,12 +37,13 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	exp := s.now().Add(s.tokenTTL)
+	now := s.now()
+	exp := now.Add(s.tokenTTL)
 	value, err := randomSecret()
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	t := &refreshToken{id: hashToken(value), expires: s.now().Add(refreshTokenTTL), audience: []string{s.audience}}
+	t := &refreshToken{id: hashToken(value), expires: now.Add(refreshTokenTTL), audience: []string{s.audience}}
 	switch r := req.(type) {
 	case *authRequest:
 		t.userID, t.clientID, t.scopes, t.authTime = r.userID, r.clientID, r.scopes, r.authTime
@@ -50,10 +53,13 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		return "", "", time.Time{}, oidc.ErrServerError().WithDescription("refresh tokens are issued for sign-ins only")
 	}
 	// Audited before the refresh token is stored or the current one rotated, so that a
-	// failed record changes nothing; a refresh token already redeemed is refused first so
-	// that its replay is not recorded as an issuance.
-	if current != "" && !s.hasRefresh(current) {
-		return "", "", time.Time{}, op.ErrInvalidRefreshToken
+	// failed record changes nothing; a refresh token already redeemed, or whose grant
+	// holds too many access tokens, is refused first so that this is not recorded as an
+	// issuance.
+	if current != "" {
+		if err := s.rotatable(current); err != nil {
+			return "", "", time.Time{}, err
+		}
 	}
 	if err := s.auditIssued(ctx, req, accessID); err != nil {
 		return "", "", time.Time{}, err
@@ -66,12 +72,20 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			return "", "", time.Time{}, oidc.ErrServerError().WithDescription("too many refresh tokens")
 		}
 	}
+	// The new refresh token carries on its grant: it remembers the access tokens issued
+	// from the tokens it replaces, so that revoking it revokes them (revoke_grant.go).
 	if current != "" {
-		if _, ok := s.refresh[hashToken(current)]; !ok {
+		old, ok := s.refresh[hashToken(current)]
+		if !ok {
 			return "", "", time.Time{}, op.ErrInvalidRefreshToken
 		}
-		delete(s.refresh, hashToken(current))
+		t.access = liveAccess(old.access, now)
+		if len(t.access) >= maxGrantAccessTokens {
+			return "", "", time.Time{}, errGrantFull()
+		}
+		delete(s.refresh, old.id)
 	}
+	t.access = append(t.access, issuedAccess{jti: accessID, until: exp.Add(maxClockSkew)})
 	s.refresh[t.id] = t
 	return accessID, value, exp, nil
 }
@@ -108,19 +122,22 @@ func (s *storage) GetRefreshTokenInfo(_ context.Context, clientID, value string)
 	return t.userID, t.id, nil
 }
 
-// RevokeToken revokes a refresh token, or a JWT access token by its jti: the jti goes on
-// the revocation list that every gateway follows (see revoke.go).
+// RevokeToken revokes a refresh token with the access tokens issued from its grant
+// (revoke_grant.go), or a JWT access token by its jti: the jtis go on the revocation list
+// that every gateway follows (see revoke.go).
 func (s *storage) RevokeToken(ctx context.Context, idOrToken, subject, clientID string) *oidc.Error {
 	s.mu.Lock()
 	for _, k := range []string{idOrToken, hashToken(idOrToken)} {
 		if t, ok := s.refresh[k]; ok {
 			if t.clientID != clientID {
 				s.mu.Unlock()
+				s.recordAudit(ctx, audit.Event{Kind: audit.KindToken, Component: "control", Outcome: audit.Deny, User: t.userID,
+					Reason: "refresh token revocation refused: token was issued to another client"})
 				return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
 			}
 			delete(s.refresh, k)
 			s.mu.Unlock()
-			return nil
+			return s.revokeGrant(ctx, t, clientID)
 		}
 	}
 	s.mu.Unlock()

@@ -7,26 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
-
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/auditlog"
-	"github.com/bulwark-security/bulwark/internal/authn"
 	"github.com/bulwark-security/bulwark/internal/config"
-	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
-	"github.com/bulwark-security/bulwark/internal/testpki"
 )
 
 // countingRecorder counts the events it passes to next (nil: drops them, the no-op
@@ -88,41 +81,9 @@ func BenchmarkAuditOverhead(b *testing.B) {
 
 func benchAuditOverhead(b *testing.B, benchAuditClients int, d audit.Durability) {
 	const benchAuditRound = 1000 // short rounds, alternated: other load on the machine hits both alike
-	cfg, err := config.Parse("bench.yaml", []byte(strings.Replace(testConfig, "FAILOPEN", "false", 1)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ca := testpki.New(b, "bank.local")
-	echo := startEcho(b, identity.ServerTLS(ca.SVID(b, "accounts"), ca.Bundle(), tlsconfig.AuthorizeID(cfg.WorkloadID(config.GatewayName))))
-	v, err := authn.NewVerifier(authn.Options{Issuer: "https://127.0.0.1:1", Audience: "bank-api", JWKSURL: "https://127.0.0.1:1/jwks", HTTPClient: http.DefaultClient})
-	if err != nil {
-		b.Fatal(err)
-	}
-	edge := ca.ServerCert(b)
+	h := newHarness(b, harnessOpts{discardLogs: true, noGateway: true})
 	start := func(rec audit.Recorder) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		g, err := New(Options{
-			Config: cfg, Listener: ln, Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &edge, nil },
-			SVID: ca.SVID(b, "gateway"), Bundle: ca.Bundle(), Verifier: v, Audit: rec,
-			Peers: map[string]string{"accounts": echo.addr, "payments": echo.addr, "ledger": echo.addr, "control": echo.addr},
-			Log:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- g.Run(ctx) }()
-		b.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				b.Error(err)
-			}
-		})
-		return "https://" + ln.Addr().String() + "/public/hello"
+		return h.start(func(o *Options) { o.Audit = rec }).url + "/public/hello"
 	}
 
 	var syncInterval time.Duration // as `up` runs with the config's defaults
@@ -148,7 +109,7 @@ func benchAuditOverhead(b *testing.B, benchAuditClients int, d audit.Durability)
 	urls := map[*countingRecorder]string{noop: start(noop), audited: start(audited)}
 	clients := map[*countingRecorder]*http.Client{}
 	for rec := range urls {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, MaxIdleConnsPerHost: benchAuditClients,
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.ca.Pool()}, MaxIdleConnsPerHost: benchAuditClients,
 			TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}} // HTTP/1.1: one connection per client
 		b.Cleanup(tr.CloseIdleConnections)
 		clients[rec] = &http.Client{Transport: tr}

@@ -31,7 +31,7 @@ func TestAuthentication(t *testing.T) {
 	forged := signToken(t, otherKey, jwt.Claims{
 		Issuer: h.issuer, Subject: "alice", Audience: jwt.Audience{"bank-api"},
 		Expiry: jwt.NewNumericDate(time.Now().Add(5 * time.Minute)),
-	}, []string{"teller"}, "")
+	}, map[string]any{"roles": []string{"teller"}})
 	tests := []struct {
 		name       string
 		authz      string

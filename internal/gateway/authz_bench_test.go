@@ -2,59 +2,20 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/authn"
-	"github.com/bulwark-security/bulwark/internal/config"
-	"github.com/bulwark-security/bulwark/internal/testpki"
 )
 
 // benchGateway builds a gateway over the bank's config and policies (policies:, resolved by
 // New) with a real audit file; nothing listens.
 func benchGateway(b *testing.B) (*Gateway, *audit.FileLog) {
 	b.Helper()
-	cfg, err := config.Load("../../examples/bank/bulwark.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ca := testpki.New(b, cfg.TD.Name())
-	al, err := audit.OpenFile(filepath.Join(b.TempDir(), "audit.jsonl"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = al.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = ln.Close() })
-	v, err := authn.NewVerifier(authn.Options{Issuer: "https://127.0.0.1:1", Audience: "bank-api", JWKSURL: "https://127.0.0.1:1/jwks", HTTPClient: http.DefaultClient})
-	if err != nil {
-		b.Fatal(err)
-	}
-	edge := ca.ServerCert(b)
-	peers := map[string]string{"control": "127.0.0.1:1"}
-	for _, s := range cfg.Services {
-		peers[s.Name] = "127.0.0.1:1"
-	}
-	o := Options{
-		Config: cfg, Listener: ln, Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &edge, nil },
-		SVID: ca.SVID(b, "gateway"), Bundle: ca.Bundle(), Peers: peers, Verifier: v, Audit: al,
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	}
-	g, err := New(o)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return g, al
+	h := newHarness(b, harnessOpts{configFile: "../../examples/bank/bulwark.yaml", discardLogs: true, noGateway: true})
+	return h.build(), h.auditLog
 }
 
 // BenchmarkAuthorize is the gateway's per-request authorization cost: the authorize

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,7 +12,8 @@ import (
 )
 
 func TestSecurityHeaders(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
+	// The ledger upstream presents the notifications SVID: the gateway answers 502.
+	h := newHarness(t, harnessOpts{impostors: map[string]string{"ledger": "notifications"}})
 	tina := h.token("tina", []string{"teller"}, "")
 	alice := h.token("alice", []string{"customer"}, "")
 	tests := []struct {
@@ -172,9 +172,7 @@ func TestOIDCPagesAllowTheLoginRedirect(t *testing.T) {
 func TestUpgradeRefused(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	// HTTP/1.1 only: over HTTP/2 an Upgrade header is a protocol error the client never sends.
-	tr := &http.Transport{TLSClientConfig: h.edgePool.Clone(), TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
-	t.Cleanup(tr.CloseIdleConnections)
-	h1 := &http.Client{Transport: tr}
+	h1 := h.http1Client()
 	for _, hdr := range []map[string]string{
 		{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
 		{"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA"},

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -56,8 +55,8 @@ func TestIdentityProviderPassThrough(t *testing.T) {
 }
 
 func TestUpstreamWithWrongIdentity(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
 	// The ledger peer address is served by a workload presenting the notifications SVID.
+	h := newHarness(t, harnessOpts{impostors: map[string]string{"ledger": "notifications"}})
 	resp, body := h.get("/api/ledger/entries", map[string]string{"Authorization": "Bearer " + h.token("tina", []string{"teller"}, "")})
 	if got, want := resp.StatusCode, http.StatusBadGateway; got != want {
 		t.Fatalf("status: got %d, want %d (body %s)", got, want, body)
@@ -121,9 +120,7 @@ func TestAuditFailure(t *testing.T) {
 // the gateway exactly as the client spelled them (underscores included).
 func TestForgedIdentityOverHTTP1(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
-	tr := &http.Transport{TLSClientConfig: h.edgePool.Clone(), TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
+	client := h.http1Client()
 	tests := []struct {
 		name   string
 		header string

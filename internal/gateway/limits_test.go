@@ -53,25 +53,12 @@ var pathEcho = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "wire": r.RequestURI, "body_len": n})
 })
 
-func startLimitsGateway(t *testing.T, limits string) *resGateway {
+func startLimitsGateway(t *testing.T, limits string) *harness {
 	t.Helper()
 	if limits == "" {
 		limits = "    idle_timeout: 30s"
 	}
-	return startResGateway(t, strings.Replace(limitsConfig, "LIMITS", limits, 1), map[string]http.Handler{"accounts": pathEcho, "ledger": pathEcho})
-}
-
-// http1Client talks HTTP/1.1 only, so that the server's own header limit, not the HTTP/2
-// client's, is what a test meets.
-func (g *resGateway) http1Client() *http.Client {
-	tlsCfg := g.client.Transport.(*http.Transport).TLSClientConfig.Clone()
-	tr := &http.Transport{TLSClientConfig: tlsCfg, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
-	g.t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-}
-
-func (g *resGateway) tlsConfig() *tls.Config {
-	return g.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+	return newHarness(t, harnessOpts{config: strings.Replace(limitsConfig, "LIMITS", limits, 1), upstreams: map[string]http.Handler{"accounts": pathEcho, "ledger": pathEcho}})
 }
 
 func doReq(t *testing.T, c *http.Client, req *http.Request) (*http.Response, []byte) {
@@ -86,7 +73,7 @@ func doReq(t *testing.T, c *http.Client, req *http.Request) (*http.Response, []b
 }
 
 func TestURLLengthLimit(t *testing.T) {
-	g := startLimitsGateway(t, "    max_url_bytes: 1024")
+	h := startLimitsGateway(t, "    max_url_bytes: 1024")
 	for _, tt := range []struct {
 		name string
 		len  int
@@ -98,8 +85,8 @@ func TestURLLengthLimit(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			target := "/api/x?q=" + strings.Repeat("a", tt.len-len("/api/x?q="))
-			req, _ := http.NewRequest(http.MethodGet, g.url+target, nil)
-			resp, body := doReq(t, g.client, req)
+			req, _ := http.NewRequest(http.MethodGet, h.url+target, nil)
+			resp, body := doReq(t, h.client, req)
 			if resp.StatusCode != tt.want {
 				t.Fatalf("status: got %d, want %d (body %.200s)", resp.StatusCode, tt.want, body)
 			}
@@ -113,8 +100,8 @@ func TestURLLengthLimit(t *testing.T) {
 }
 
 func TestHeaderSizeLimit(t *testing.T) {
-	g := startLimitsGateway(t, "    max_header_bytes: 4096\n    max_url_bytes: 1024")
-	h1 := g.http1Client()
+	h := startLimitsGateway(t, "    max_header_bytes: 4096\n    max_url_bytes: 1024")
+	h1 := h.http1Client()
 	for _, tt := range []struct {
 		name   string
 		client *http.Client
@@ -122,13 +109,13 @@ func TestHeaderSizeLimit(t *testing.T) {
 		want   int
 		json   bool
 	}{
-		{"small headers, HTTP/2", g.client, 100, http.StatusOK, true},
+		{"small headers, HTTP/2", h.client, 100, http.StatusOK, true},
 		{"just over, HTTP/1.1: JSON 431", h1, 4200, http.StatusRequestHeaderFieldsTooLarge, true},
-		{"just over, HTTP/2: JSON 431", g.client, 4200, http.StatusRequestHeaderFieldsTooLarge, true},
+		{"just over, HTTP/2: JSON 431", h.client, 4200, http.StatusRequestHeaderFieldsTooLarge, true},
 		{"far over, HTTP/1.1: the server's own 431", h1, 20000, http.StatusRequestHeaderFieldsTooLarge, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, g.url+"/api/x", nil)
+			req, _ := http.NewRequest(http.MethodGet, h.url+"/api/x", nil)
 			req.Header.Set("X-Pad", strings.Repeat("p", tt.pad))
 			resp, body := doReq(t, tt.client, req)
 			if resp.StatusCode != tt.want {
@@ -144,7 +131,7 @@ func TestHeaderSizeLimit(t *testing.T) {
 }
 
 func TestRouteBodyLimit(t *testing.T) {
-	g := startLimitsGateway(t, "    max_body_bytes: 64")
+	h := startLimitsGateway(t, "    max_body_bytes: 64")
 	for _, tt := range []struct {
 		name, path string
 		size       int
@@ -162,8 +149,8 @@ func TestRouteBodyLimit(t *testing.T) {
 			if tt.streamed {
 				body = hideLength{body}
 			}
-			req, _ := http.NewRequest(http.MethodPost, g.url+tt.path, body)
-			resp, got := doReq(t, g.client, req)
+			req, _ := http.NewRequest(http.MethodPost, h.url+tt.path, body)
+			resp, got := doReq(t, h.client, req)
 			if resp.StatusCode != tt.want {
 				t.Fatalf("status: got %d, want %d (body %.200s)", resp.StatusCode, tt.want, got)
 			}
@@ -191,8 +178,8 @@ func closedWithin(conn net.Conn, d time.Duration) bool {
 // headers or its body is cut off by the configured timeouts (here 500ms and 1s; the bound
 // checked is a generous 5s, far below the 10s and 30s defaults).
 func TestSlowClientsAreDisconnected(t *testing.T) {
-	g := startLimitsGateway(t, "    read_header_timeout: 500ms\n    read_timeout: 1s")
-	addr := strings.TrimPrefix(g.url, "https://")
+	h := startLimitsGateway(t, "    read_header_timeout: 500ms\n    read_timeout: 1s")
+	addr := strings.TrimPrefix(h.url, "https://")
 	t.Run("no TLS handshake", func(t *testing.T) {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -204,7 +191,7 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 		}
 	})
 	dialTLS := func(t *testing.T) *tls.Conn {
-		cfg := g.tlsConfig()
+		cfg := h.edgePool.Clone()
 		cfg.NextProtos = []string{"http/1.1"}
 		conn, err := tls.Dial("tcp", addr, cfg)
 		if err != nil {
@@ -236,11 +223,11 @@ func TestSlowClientsAreDisconnected(t *testing.T) {
 // TestHTTP2AtTheEdge: ALPN picks h2 over TLS 1.3 and over TLS 1.2 with an AEAD suite, the
 // server announces the configured stream and header limits, and a request is served.
 func TestHTTP2AtTheEdge(t *testing.T) {
-	g := startLimitsGateway(t, "    http2_max_concurrent_streams: 7\n    max_header_bytes: 8192")
-	addr := strings.TrimPrefix(g.url, "https://")
+	h := startLimitsGateway(t, "    http2_max_concurrent_streams: 7\n    max_header_bytes: 8192")
+	addr := strings.TrimPrefix(h.url, "https://")
 	for _, maxVer := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		t.Run(tls.VersionName(maxVer), func(t *testing.T) {
-			cfg := g.tlsConfig()
+			cfg := h.edgePool.Clone()
 			cfg.MaxVersion = maxVer
 			cfg.NextProtos = []string{"h2", "http/1.1"}
 			conn, err := tls.Dial("tcp", addr, cfg)
@@ -264,8 +251,8 @@ func TestHTTP2AtTheEdge(t *testing.T) {
 			}
 		})
 	}
-	req, _ := http.NewRequest(http.MethodGet, g.url+"/api/x", nil)
-	resp, body := doReq(t, g.client, req)
+	req, _ := http.NewRequest(http.MethodGet, h.url+"/api/x", nil)
+	resp, body := doReq(t, h.client, req)
 	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
 		t.Fatalf("got HTTP/%d %d (body %.200s), want HTTP/2 200", resp.ProtoMajor, resp.StatusCode, body)
 	}
@@ -300,7 +287,7 @@ func serverSettings(t *testing.T, conn *tls.Conn) map[http2.SettingID]uint32 {
 // TestCaseInsensitiveRoute: on a case_insensitive route the service receives exactly the
 // lower-cased path the gateway routed and decided on; elsewhere case is kept and matters.
 func TestCaseInsensitiveRoute(t *testing.T) {
-	g := startLimitsGateway(t, "")
+	h := startLimitsGateway(t, "")
 	tests := []struct {
 		name, target string
 		want         int
@@ -316,10 +303,10 @@ func TestCaseInsensitiveRoute(t *testing.T) {
 		{"case-sensitive route keeps case", "/Files/ReadMe", 200, "/Files/ReadMe"},
 		{"case-sensitive route does not fold", "/files/ReadMe", 404, ""},
 	}
-	h1 := g.http1Client()
+	h1 := h.http1Client()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, g.url+tt.target, nil)
+			req, _ := http.NewRequest(http.MethodGet, h.url+tt.target, nil)
 			resp, body := doReq(t, h1, req)
 			if resp.StatusCode != tt.want {
 				t.Fatalf("status: got %d, want %d (body %.200s)", resp.StatusCode, tt.want, body)

@@ -2,21 +2,13 @@ package gateway
 
 import (
 	"bytes"
-	"crypto/tls"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/bulwark-security/bulwark/internal/audit"
-	"github.com/bulwark-security/bulwark/internal/authn"
-	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/proxy"
-	"github.com/bulwark-security/bulwark/internal/testpki"
 )
 
 func TestRecoverPanics(t *testing.T) {
@@ -71,32 +63,7 @@ func TestRecoverPanics(t *testing.T) {
 }
 
 func TestNewRefusesIncompleteWiring(t *testing.T) {
-	cfg, err := config.Parse("test.yaml", []byte(strings.Replace(testConfig, "FAILOPEN", "false", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ca := testpki.New(t, "bank.local")
-	verifier, err := authn.NewVerifier(authn.Options{Issuer: "https://issuer.invalid", Audience: "bank-api", HTTPClient: &http.Client{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	al, err := audit.OpenFile(filepath.Join(t.TempDir(), "audit", "events.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer al.Close()
-	full := func() Options {
-		return Options{
-			Config: cfg, Listener: ln, Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, errors.New("unused") },
-			SVID: ca.SVID(t, "gateway"), Bundle: ca.Bundle(), Verifier: verifier, Audit: al, Log: slog.New(slog.DiscardHandler),
-			Peers: map[string]string{"accounts": "127.0.0.1:1", "payments": "127.0.0.1:2", "ledger": "127.0.0.1:3", "control": "127.0.0.1:4"},
-		}
-	}
+	h := newHarness(t, harnessOpts{noGateway: true})
 	tests := []struct {
 		name    string
 		mod     func(*Options)
@@ -110,7 +77,7 @@ func TestNewRefusesIncompleteWiring(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := full()
+			o := h.options() // a fresh listener and Peers map for each case
 			tt.mod(&o)
 			_, err := New(o)
 			switch {

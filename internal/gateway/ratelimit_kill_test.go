@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/bulwark-security/bulwark/internal/ratelimit"
 )
 
 // TestRedisKilledMidRun starts a Redis of its own, sends requests through a gateway that
@@ -21,19 +19,13 @@ func TestRedisKilledMidRun(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			addr, kill := startRedis(t)
 			gw := fmt.Sprintf("{backend: redis, redis_addr: %q, on_redis_error: %s}", addr, mode)
-			w := newRLWorld(t, rlYAML(gw, "{}", "{rate: 5, burst: 10, key: ip}"), nil)
-			limiter, closeFn, err := ratelimit.FromConfig(w.cfg.Gateway.RateLimit, w.logger())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = closeFn() })
-			url, c := w.gateway(limiter)
+			h := newHarness(t, harnessOpts{config: rlYAML(gw, "{}", "{rate: 5, burst: 10, key: ip}"), limiterFromConfig: true})
 			counts := map[int]int{}
 			for i := range 40 {
 				if i == 20 {
 					kill()
 				}
-				got := send(t, c, http.MethodGet, url+"/public/x", "")
+				got := h.fetch(http.MethodGet, "/public/x", "")
 				counts[got.status]++
 				if got.status != http.StatusOK && got.status != http.StatusTooManyRequests {
 					t.Errorf("request %d (Redis %s): status %d, want 200 or 429 (body %s)", i, map[bool]string{true: "killed", false: "up"}[i >= 20], got.status, got.body)
@@ -43,8 +35,8 @@ func TestRedisKilledMidRun(t *testing.T) {
 			if counts[http.StatusOK] == 0 {
 				t.Error("no request was allowed while Redis was up")
 			}
-			if !strings.Contains(w.logs.String(), "redis unreachable, falling back") {
-				t.Errorf("no log line saying Redis is unreachable:\n%s", w.logs.String())
+			if !strings.Contains(h.logs.String(), "redis unreachable, falling back") {
+				t.Errorf("no log line saying Redis is unreachable:\n%s", h.logs.String())
 			}
 		})
 	}

@@ -24,17 +24,14 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 	)
 	clientA, prefix := redistest.Client(t)
 	clientB := redistest.NewClient(t)
-	w := newRLWorld(t, rlYAML("{backend: redis}", "{}", "{rate: 20, burst: 10, key: ip}"), nil)
-	urlA, httpA := w.gateway(ratelimit.NewRedis(clientA, prefix))
-	urlB, httpB := w.gateway(ratelimit.NewRedis(clientB, prefix))
+	h := newHarness(t, harnessOpts{config: rlYAML("{backend: redis}", "{}", "{rate: 20, burst: 10, key: ip}"), noGateway: true})
+	gwA := h.start(func(o *Options) { o.Limiter = ratelimit.NewRedis(clientA, prefix) })
+	gwB := h.start(func(o *Options) { o.Limiter = ratelimit.NewRedis(clientB, prefix) })
 
 	var allowed, limited, other atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	for _, gw := range []struct {
-		url string
-		c   *http.Client
-	}{{urlA, httpA}, {urlB, httpB}} {
+	for _, gw := range []*edge{gwA, gwB} {
 		wg.Go(func() {
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
@@ -42,7 +39,7 @@ func TestTwoGatewaysShareRedis(t *testing.T) {
 				if i > 0 {
 					<-tick.C
 				}
-				switch send(t, gw.c, http.MethodGet, gw.url+"/public/pay", "").status {
+				switch gw.fetch(http.MethodGet, "/public/pay", "").status {
 				case http.StatusOK:
 					allowed.Add(1)
 				case http.StatusTooManyRequests:

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -40,6 +39,17 @@ identity_provider:
 
 func rlYAML(gw, payments, public string) string { return fmt.Sprintf(rlConfig, gw, payments, public) }
 
+// customerToken mints a customer's access token for sub; clientID, when set, is its azp
+// claim.
+func (h *harness) customerToken(sub, clientID string) string {
+	h.t.Helper()
+	extra := map[string]any{"roles": []string{"customer"}}
+	if clientID != "" {
+		extra["azp"] = clientID
+	}
+	return h.tokenWith(sub, extra)
+}
+
 // frozen is a clock that never moves, so local bucket counts are exact.
 func frozen() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 
@@ -60,10 +70,9 @@ func TestRateLimitKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newRLWorld(t, rlYAML("{}", "{rate: 1, burst: 2, key: "+tt.key+"}", "{}"), nil)
-			url, c := w.gateway(ratelimit.NewLocal(ratelimit.LocalOptions{Now: frozen}))
+			h := newHarness(t, harnessOpts{config: rlYAML("{}", "{rate: 1, burst: 2, key: "+tt.key+"}", "{}"), limiter: ratelimit.NewLocal(ratelimit.LocalOptions{Now: frozen})})
 			for i, r := range tt.reqs {
-				got := send(t, c, http.MethodPost, url+"/api/payments", w.token(r.sub, r.client))
+				got := h.fetch(http.MethodPost, "/api/payments", h.customerToken(r.sub, r.client))
 				if got.status != tt.want[i] {
 					t.Errorf("request %d (%+v): status got %d, want %d (body %s)", i, r, got.status, tt.want[i], got.body)
 				}
@@ -73,9 +82,8 @@ func TestRateLimitKeys(t *testing.T) {
 }
 
 func TestRateLimitResponse(t *testing.T) {
-	w := newRLWorld(t, rlYAML("{}", "{rate: 0.5, burst: 3}", "{}"), nil)
-	url, c := w.gateway(ratelimit.NewLocal(ratelimit.LocalOptions{Now: frozen}))
-	alice := w.token("alice", "")
+	h := newHarness(t, harnessOpts{config: rlYAML("{}", "{rate: 0.5, burst: 3}", "{}"), limiter: ratelimit.NewLocal(ratelimit.LocalOptions{Now: frozen})})
+	alice := h.customerToken("alice", "")
 	tests := []struct {
 		name       string
 		wantStatus int
@@ -92,7 +100,7 @@ func TestRateLimitResponse(t *testing.T) {
 	var deniedID string
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := send(t, c, http.MethodPost, url+"/api/payments", alice)
+			got := h.fetch(http.MethodPost, "/api/payments", alice)
 			if got.status != tt.wantStatus {
 				t.Fatalf("status: got %d, want %d (body %s)", got.status, tt.wantStatus, got.body)
 			}
@@ -111,7 +119,7 @@ func TestRateLimitResponse(t *testing.T) {
 		})
 	}
 	var evs []audit.Event
-	for _, e := range readAudit(t, w.auditAt) {
+	for _, e := range h.auditEvents() {
 		if e.Kind == "ratelimit" {
 			evs = append(evs, e)
 		}
@@ -128,17 +136,16 @@ func TestRateLimitResponse(t *testing.T) {
 func TestRateLimitRunsAfterAuthentication(t *testing.T) {
 	// Unauthenticated requests are refused before they can spend anyone's tokens, and a
 	// route without rate_limit carries no RateLimit headers.
-	w := newRLWorld(t, rlYAML("{}", "{rate: 1, burst: 1}", "{}"), nil)
-	url, c := w.gateway(ratelimit.NewLocal(ratelimit.LocalOptions{Now: frozen}))
+	h := newHarness(t, harnessOpts{config: rlYAML("{}", "{rate: 1, burst: 1}", "{}"), limiter: ratelimit.NewLocal(ratelimit.LocalOptions{Now: frozen})})
 	for i := range 3 {
-		if got := send(t, c, http.MethodPost, url+"/api/payments", ""); got.status != 401 {
+		if got := h.fetch(http.MethodPost, "/api/payments", ""); got.status != 401 {
 			t.Errorf("anonymous %d: status got %d, want 401", i, got.status)
 		}
 	}
-	if got := send(t, c, http.MethodPost, url+"/api/payments", w.token("alice", "")); got.status != 200 {
+	if got := h.fetch(http.MethodPost, "/api/payments", h.customerToken("alice", "")); got.status != 200 {
 		t.Errorf("alice after anonymous requests: status got %d, want 200", got.status)
 	}
-	got := send(t, c, http.MethodGet, url+"/public/x", "")
+	got := h.fetch(http.MethodGet, "/public/x", "")
 	if got.status != 200 || got.header.Get("RateLimit-Limit") != "" {
 		t.Errorf("unlimited route: got status %d RateLimit-Limit %q, want 200 and none", got.status, got.header.Get("RateLimit-Limit"))
 	}
@@ -154,17 +161,16 @@ func TestInFlightCap(t *testing.T) {
 		}
 		rw.WriteHeader(http.StatusOK)
 	})
-	w := newRLWorld(t, rlYAML("{max_in_flight: 2}", "{}", "{}"), blocking)
-	url, c := w.gateway(nil)
+	h := newHarness(t, harnessOpts{config: rlYAML("{max_in_flight: 2}", "{}", "{}"), upstreams: map[string]http.Handler{"accounts": blocking}})
 
 	var wg sync.WaitGroup
 	statuses := make(chan int, 2)
 	for range 2 {
-		wg.Go(func() { statuses <- send(t, c, http.MethodGet, url+"/public/slow", "").status })
+		wg.Go(func() { statuses <- h.fetch(http.MethodGet, "/public/slow", "").status })
 	}
 	<-arrived
 	<-arrived // both slots are taken
-	got := send(t, c, http.MethodGet, url+"/public/fast", "")
+	got := h.fetch(http.MethodGet, "/public/fast", "")
 	if got.status != 503 || got.header.Get("Retry-After") != "1" {
 		t.Errorf("third request: got status %d Retry-After %q, want 503 and 1", got.status, got.header.Get("Retry-After"))
 	}
@@ -179,7 +185,7 @@ func TestInFlightCap(t *testing.T) {
 			t.Errorf("held request: status got %d, want 200", s)
 		}
 	}
-	if got := send(t, c, http.MethodGet, url+"/public/again", ""); got.status != 200 {
+	if got := h.fetch(http.MethodGet, "/public/again", ""); got.status != 200 {
 		t.Errorf("after release: status got %d, want 200", got.status)
 	}
 }
@@ -203,15 +209,9 @@ func TestRedisUnreachable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			gw := fmt.Sprintf("{backend: redis, redis_addr: %q, on_redis_error: %s}", closed, tt.mode)
-			w := newRLWorld(t, rlYAML(gw, "{}", "{rate: 0.001, burst: 3, key: ip}"), nil)
-			limiter, closeFn, err := ratelimit.FromConfig(w.cfg.Gateway.RateLimit, w.logger())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = closeFn() })
-			url, c := w.gateway(limiter)
+			h := newHarness(t, harnessOpts{config: rlYAML(gw, "{}", "{rate: 0.001, burst: 3, key: ip}"), limiterFromConfig: true})
 			for i, want := range tt.want {
-				got := send(t, c, http.MethodGet, url+"/public/x", "")
+				got := h.fetch(http.MethodGet, "/public/x", "")
 				if got.status != want {
 					t.Errorf("request %d: status got %d, want %d (body %s)", i, got.status, want, got.body)
 				}
@@ -224,7 +224,7 @@ func TestRedisUnreachable(t *testing.T) {
 					}
 				}
 			}
-			if n := strings.Count(w.logs.String(), "redis unreachable, falling back"); n != 1 {
+			if n := strings.Count(h.logs.String(), "redis unreachable, falling back"); n != 1 {
 				t.Errorf("fallback log lines: got %d, want 1", n)
 			}
 		})
@@ -232,18 +232,8 @@ func TestRedisUnreachable(t *testing.T) {
 }
 
 func TestNewNeedsLimiterForRedis(t *testing.T) {
-	w := newRLWorld(t, rlYAML("{backend: redis}", "{}", "{}"), nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	edge := w.ca.ServerCert(t)
-	_, err = New(Options{
-		Config: w.cfg, Listener: ln, Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &edge, nil },
-		SVID: w.ca.SVID(t, "gateway"), Bundle: w.ca.Bundle(), Peers: w.peers, Verifier: w.verifier,
-		Audit: w.audit, Log: w.logger(),
-	})
+	h := newHarness(t, harnessOpts{config: rlYAML("{backend: redis}", "{}", "{}"), noGateway: true})
+	_, err := New(h.options())
 	if want := "gateway: Options.Limiter is required when gateway.rate_limit.backend is redis"; err == nil || err.Error() != want {
 		t.Errorf("New: got %v, want %q", err, want)
 	}

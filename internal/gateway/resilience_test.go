@@ -57,21 +57,21 @@ func errorDetail(t *testing.T, body []byte) (code, msg string) {
 
 func TestHungUpstreamTripsItsBreakerOnly(t *testing.T) {
 	hung, arrived, release := hang(t)
-	g := startResGateway(t, resYAML(`      timeout: 2s
+	h := newHarness(t, harnessOpts{config: resYAML(`      timeout: 2s
       max_concurrent: 16
-      breaker: {min_requests: 4, open_for: 10m}`), map[string]http.Handler{"accounts": ok200, "ledger": hung})
+      breaker: {min_requests: 4, open_for: 10m}`), upstreams: map[string]http.Handler{"accounts": ok200, "ledger": hung}})
 
 	const failures = 4
 	hungResults := make(chan result, failures)
 	for range failures {
-		go func() { hungResults <- g.send("GET", "/api/ledger/balances") }()
+		go func() { hungResults <- h.fetch("GET", "/api/ledger/balances", "") }()
 	}
 	for range failures {
 		<-arrived
 	}
 	// The hung requests are in flight; another upstream answers meanwhile.
 	for i := range 20 {
-		if r := g.send("GET", "/api/accounts/me"); r.err != nil || r.status != http.StatusOK {
+		if r := h.fetch("GET", "/api/accounts/me", ""); r.err != nil || r.status != http.StatusOK {
 			t.Fatalf("accounts request %d while ledger hangs: got %d, %v; want 200", i, r.status, r.err)
 		}
 	}
@@ -89,7 +89,7 @@ func TestHungUpstreamTripsItsBreakerOnly(t *testing.T) {
 	}
 	// min_requests failures: the breaker is open and answers at once, sending nothing.
 	for range 10 {
-		r := g.send("GET", "/api/ledger/balances")
+		r := h.fetch("GET", "/api/ledger/balances", "")
 		if r.err != nil || r.status != http.StatusServiceUnavailable {
 			t.Fatalf("while open: got %d, %v; want 503", r.status, r.err)
 		}
@@ -100,13 +100,13 @@ func TestHungUpstreamTripsItsBreakerOnly(t *testing.T) {
 			t.Errorf("Retry-After: got %q, want the seconds left open", r.retryAfter)
 		}
 	}
-	if got, want := g.hits["ledger"].Load(), int64(failures); got != want {
+	if got, want := h.upstream["ledger"].hits.Load(), int64(failures); got != want {
 		t.Errorf("ledger hits: got %d, want %d (nothing is sent while open)", got, want)
 	}
-	if r := g.send("GET", "/api/accounts/me"); r.status != http.StatusOK {
+	if r := h.fetch("GET", "/api/accounts/me", ""); r.status != http.StatusOK {
 		t.Errorf("accounts after ledger's breaker opened: got %d, want 200", r.status)
 	}
-	logs := g.logs.String()
+	logs := h.logs.String()
 	if got := strings.Count(logs, `"msg":"circuit breaker state changed"`); got != 1 {
 		t.Errorf("state change log lines: got %d, want 1:\n%s", got, logs)
 	}
@@ -124,21 +124,21 @@ func TestBreakerHalfOpensAndClosesThroughGateway(t *testing.T) {
 			http.Error(w, "down", http.StatusInternalServerError)
 		}
 	})
-	g := startResGateway(t, resYAML(`      retries: 0
-      breaker: {min_requests: 4, open_for: 100ms}`), map[string]http.Handler{"accounts": ok200, "ledger": ledger})
+	h := newHarness(t, harnessOpts{config: resYAML(`      retries: 0
+      breaker: {min_requests: 4, open_for: 100ms}`), upstreams: map[string]http.Handler{"accounts": ok200, "ledger": ledger}})
 	for range 4 {
-		if r := g.send("GET", "/api/ledger/x"); r.status != http.StatusInternalServerError {
+		if r := h.fetch("GET", "/api/ledger/x", ""); r.status != http.StatusInternalServerError {
 			t.Fatalf("failing upstream: got %d, want its 500", r.status)
 		}
 	}
-	if r := g.send("GET", "/api/ledger/x"); r.status != http.StatusServiceUnavailable || r.retryAfter != "1" {
+	if r := h.fetch("GET", "/api/ledger/x", ""); r.status != http.StatusServiceUnavailable || r.retryAfter != "1" {
 		t.Fatalf("open breaker: got %d with Retry-After %q, want 503 with 1", r.status, r.retryAfter)
 	}
 	failing.Store(false)
 	// Rejected until open_for has passed; then one probe goes through and closes it.
 	var r result
 	for range 1000 {
-		if r = g.send("GET", "/api/ledger/x"); r.status != http.StatusServiceUnavailable {
+		if r = h.fetch("GET", "/api/ledger/x", ""); r.status != http.StatusServiceUnavailable {
 			break
 		}
 		time.Sleep(10 * time.Millisecond) // bounded: 1000 tries, about ten seconds
@@ -147,15 +147,15 @@ func TestBreakerHalfOpensAndClosesThroughGateway(t *testing.T) {
 		t.Fatalf("after open_for: got %d, %v; want the probe's 200", r.status, r.err)
 	}
 	for range 5 {
-		if r := g.send("GET", "/api/ledger/x"); r.status != http.StatusOK {
+		if r := h.fetch("GET", "/api/ledger/x", ""); r.status != http.StatusOK {
 			t.Fatalf("closed again: got %d, want 200", r.status)
 		}
 	}
-	if got, want := g.hits["ledger"].Load(), int64(4+1+5); got != want {
+	if got, want := h.upstream["ledger"].hits.Load(), int64(4+1+5); got != want {
 		t.Errorf("ledger hits: got %d, want %d (4 failures, 1 probe, 5 after closing)", got, want)
 	}
 	var changes []string
-	for line := range strings.Lines(g.logs.String()) {
+	for line := range strings.Lines(h.logs.String()) {
 		var l struct{ Msg, Upstream, From, To string }
 		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "circuit breaker state changed" {
 			changes = append(changes, l.Upstream+":"+l.From+">"+l.To)
@@ -168,8 +168,8 @@ func TestBreakerHalfOpensAndClosesThroughGateway(t *testing.T) {
 
 func TestUpstreamTimeoutIs504(t *testing.T) {
 	hung, _, release := hang(t)
-	g := startResGateway(t, resYAML(`      timeout: 100ms`), map[string]http.Handler{"accounts": ok200, "ledger": hung})
-	r := g.send("GET", "/api/ledger/x")
+	h := newHarness(t, harnessOpts{config: resYAML(`      timeout: 100ms`), upstreams: map[string]http.Handler{"accounts": ok200, "ledger": hung}})
+	r := h.fetch("GET", "/api/ledger/x", "")
 	release()
 	if r.err != nil || r.status != http.StatusGatewayTimeout {
 		t.Fatalf("got %d, %v; want 504", r.status, r.err)
@@ -177,32 +177,32 @@ func TestUpstreamTimeoutIs504(t *testing.T) {
 	if code, msg := errorDetail(t, r.body); code != "unavailable" || msg != "upstream timed out" {
 		t.Errorf("body: got %q %q, want \"unavailable\" \"upstream timed out\"", code, msg)
 	}
-	if got := g.hits["ledger"].Load(); got != 1 {
+	if got := h.upstream["ledger"].hits.Load(); got != 1 {
 		t.Errorf("ledger hits: got %d, want 1 (a timeout is not retried)", got)
 	}
 }
 
 func TestConcurrencyCapThroughGateway(t *testing.T) {
 	hung, arrived, release := hang(t)
-	g := startResGateway(t, resYAML(`      timeout: 60s
-      max_concurrent: 2`), map[string]http.Handler{"accounts": ok200, "ledger": hung})
+	h := newHarness(t, harnessOpts{config: resYAML(`      timeout: 60s
+      max_concurrent: 2`), upstreams: map[string]http.Handler{"accounts": ok200, "ledger": hung}})
 	var wg sync.WaitGroup
 	held := make([]result, 2)
 	for i := range held {
-		wg.Go(func() { held[i] = g.send("GET", "/api/ledger/x") })
+		wg.Go(func() { held[i] = h.fetch("GET", "/api/ledger/x", "") })
 	}
 	<-arrived
 	<-arrived
-	r := g.send("GET", "/api/ledger/x")
+	r := h.fetch("GET", "/api/ledger/x", "")
 	if r.status != http.StatusServiceUnavailable || r.retryAfter != "1" {
 		t.Errorf("third request: got %d with Retry-After %q, want 503 with 1", r.status, r.retryAfter)
 	} else if code, msg := errorDetail(t, r.body); code != "unavailable" || msg != "upstream busy: too many requests in flight" {
 		t.Errorf("body: got %q %q", code, msg)
 	}
-	if r := g.send("GET", "/api/accounts/me"); r.status != http.StatusOK {
+	if r := h.fetch("GET", "/api/accounts/me", ""); r.status != http.StatusOK {
 		t.Errorf("accounts while ledger is full: got %d, want 200", r.status)
 	}
-	if got := g.hits["ledger"].Load(); got != 2 {
+	if got := h.upstream["ledger"].hits.Load(); got != 2 {
 		t.Errorf("ledger hits: got %d, want 2", got)
 	}
 	release()
@@ -212,7 +212,7 @@ func TestConcurrencyCapThroughGateway(t *testing.T) {
 			t.Errorf("held request %d once released: got %d, %v; want 200", i, r.status, r.err)
 		}
 	}
-	if r := g.send("GET", "/api/ledger/x"); r.status != http.StatusOK {
+	if r := h.fetch("GET", "/api/ledger/x", ""); r.status != http.StatusOK {
 		t.Errorf("after the slots were freed: got %d, want 200", r.status)
 	}
 }
@@ -224,7 +224,7 @@ func TestRetriesThroughGateway(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	})
-	g := startResGateway(t, resYAML(`      retries: 2`), map[string]http.Handler{"accounts": ok200, "ledger": failOdd})
+	h := newHarness(t, harnessOpts{config: resYAML(`      retries: 2`), upstreams: map[string]http.Handler{"accounts": ok200, "ledger": failOdd}})
 	tests := []struct {
 		method     string
 		wantStatus int
@@ -236,13 +236,27 @@ func TestRetriesThroughGateway(t *testing.T) {
 		{"DELETE", http.StatusOK, 2},               // 503, then 200
 	}
 	for _, tt := range tests {
-		before := g.hits["ledger"].Load()
-		r := g.send(tt.method, "/api/ledger/x")
+		before := h.upstream["ledger"].hits.Load()
+		r := h.fetch(tt.method, "/api/ledger/x", "")
 		if r.err != nil || r.status != tt.wantStatus {
 			t.Errorf("%s: got %d, %v; want %d", tt.method, r.status, r.err, tt.wantStatus)
 		}
-		if got := g.hits["ledger"].Load() - before; got != tt.wantHits {
+		if got := h.upstream["ledger"].hits.Load() - before; got != tt.wantHits {
 			t.Errorf("%s: got %d upstream hits, want %d", tt.method, got, tt.wantHits)
 		}
 	}
+}
+
+// hang is a handler that blocks until release is called (at the latest when the test
+// ends), and says when a request arrived. Tests call release before they wait for their
+// clients, so that the gateway's shutdown does not wait on it.
+func hang(t *testing.T) (h http.Handler, arrived <-chan struct{}, release func()) {
+	ch := make(chan struct{})
+	arr := make(chan struct{}, 100)
+	release = sync.OnceFunc(func() { close(ch) })
+	t.Cleanup(release)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arr <- struct{}{}
+		<-ch
+	}), arr, release
 }

@@ -61,7 +61,7 @@ func TestSlowlorisAndSlowBody(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slowloris test takes about a minute; skipped with -short")
 	}
-	g := startResGateway(t, slowConfig, map[string]http.Handler{"accounts": pathEcho, "ledger": pathEcho})
+	h := newHarness(t, harnessOpts{config: slowConfig, upstreams: map[string]http.Handler{"accounts": pathEcho, "ledger": pathEcho}})
 	for _, mode := range []struct{ name, flag string }{{"slow headers", "-H"}, {"slow body", "-B"}} {
 		t.Run(mode.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "stats")
@@ -70,7 +70,7 @@ func TestSlowlorisAndSlowBody(t *testing.T) {
 			cmd := exec.CommandContext(ctx, bin, mode.flag,
 				"-c", strconv.Itoa(slowConnections), "-r", strconv.Itoa(slowRate), "-l", strconv.Itoa(slowSeconds),
 				"-i", "5", "-x", "24", "-s", "65536", "-p", "3",
-				"-u", g.url+"/api/slow", "-g", "-o", out)
+				"-u", h.url+"/api/slow", "-g", "-o", out)
 			var log strings.Builder
 			cmd.Stdout, cmd.Stderr = &log, &log
 			if err := cmd.Start(); err != nil {
@@ -83,7 +83,7 @@ func TestSlowlorisAndSlowBody(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				lat, fails = normalClient(g, stop)
+				lat, fails = normalClient(h, stop)
 			}()
 			err := cmd.Wait()
 			close(stop)
@@ -112,8 +112,8 @@ func TestSlowlorisAndSlowBody(t *testing.T) {
 
 // normalClient makes one request per normalInterval on a new connection until stop, and
 // returns the latencies of the successes and a description of each failure.
-func normalClient(g *resGateway, stop <-chan struct{}) (lat []time.Duration, fails []string) {
-	tr := &http.Transport{TLSClientConfig: g.tlsConfig(), DisableKeepAlives: true, ForceAttemptHTTP2: true}
+func normalClient(h *harness, stop <-chan struct{}) (lat []time.Duration, fails []string) {
+	tr := &http.Transport{TLSClientConfig: h.edgePool.Clone(), DisableKeepAlives: true, ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: normalBound}
 	tick := time.NewTicker(normalInterval)
@@ -125,7 +125,7 @@ func normalClient(g *resGateway, stop <-chan struct{}) (lat []time.Duration, fai
 		case <-tick.C:
 		}
 		start := time.Now()
-		resp, err := c.Get(g.url + "/status")
+		resp, err := c.Get(h.url + "/status")
 		if err != nil {
 			fails = append(fails, err.Error())
 			continue

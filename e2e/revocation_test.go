@@ -190,19 +190,7 @@ func signInOffline(t *testing.T, user string) (access, refresh string) {
 func TestRevokedRefreshTokenRevokesItsAccessTokens(t *testing.T) {
 	const path = "/api/accounts/A-1001"
 	first, refresh := signInOffline(t, "alice")
-	resp, err := edgeClient().PostForm(env.ep.Issuer+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {"bulwark-cli"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rotated struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&rotated)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || rotated.AccessToken == "" || rotated.RefreshToken == "" {
-		t.Fatalf("refresh: status %d, err %v", resp.StatusCode, err)
-	}
+	rotated := refreshOffline(t, refresh)
 	other := tokenFor(t, "alice") // same user, another grant: must stay valid
 	grant := map[string]string{"the sign-in's access token": first, "the refresh's access token": rotated.AccessToken}
 	for _, tok := range []string{first, rotated.AccessToken, other} {
@@ -211,7 +199,7 @@ func TestRevokedRefreshTokenRevokesItsAccessTokens(t *testing.T) {
 		}
 	}
 
-	resp, err = edgeClient().PostForm(env.ep.Issuer+"/revoke", url.Values{"token": {rotated.RefreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {"bulwark-cli"}})
+	resp, err := edgeClient().PostForm(env.ep.Issuer+"/revoke", url.Values{"token": {rotated.RefreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {"bulwark-cli"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,21 +208,7 @@ func TestRevokedRefreshTokenRevokesItsAccessTokens(t *testing.T) {
 		t.Fatalf("revoke: status %d", resp.StatusCode)
 	}
 	for name, tok := range grant {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			code, challenge := status(t, env.ep.Gateway, path, tok)
-			if code == http.StatusUnauthorized {
-				if !strings.Contains(challenge, "token revoked") {
-					t.Errorf("%s: WWW-Authenticate %q, want the reason token revoked", name, challenge)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%s still accepted 5s after its refresh token was revoked (status %d)", name, code)
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitRevoked(t, name, path, tok)
 	}
 	if code, _ := status(t, env.ep.Gateway, path, other); code != http.StatusOK {
 		t.Errorf("another sign-in's token got %d after the revocation, want 200", code)
@@ -249,4 +223,71 @@ func TestRevokedRefreshTokenRevokesItsAccessTokens(t *testing.T) {
 			t.Error("the audit log holds a token")
 		}
 	}
+}
+
+// tokenResponse is the token endpoint's answer to a refresh.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// refreshOffline redeems a refresh token of bulwark-cli, which must succeed.
+func refreshOffline(t *testing.T, refresh string) tokenResponse {
+	t.Helper()
+	resp, err := edgeClient().PostForm(env.ep.Issuer+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {"bulwark-cli"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok tokenResponse
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || tok.AccessToken == "" || tok.RefreshToken == "" {
+		t.Fatalf("refresh: status %d, err %v", resp.StatusCode, err)
+	}
+	return tok
+}
+
+// waitRevoked waits up to 5s for the gateway to refuse the access token tok as revoked.
+func waitRevoked(t *testing.T, name, path, tok string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, challenge := status(t, env.ep.Gateway, path, tok)
+		if code == http.StatusUnauthorized {
+			if !strings.Contains(challenge, "token revoked") {
+				t.Errorf("%s: WWW-Authenticate %q, want the reason token revoked", name, challenge)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s still accepted 5s after its grant was revoked (status %d)", name, code)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRevokedGrantOnReplayedRefreshToken presents a refresh token again after its rotation
+// (RFC 9700 section 4.14.2): the replay is refused, and it revokes the grant — its access
+// tokens are then refused at the gateway and its current refresh token at the provider.
+func TestRevokedGrantOnReplayedRefreshToken(t *testing.T) {
+	const path = "/api/accounts/A-1001"
+	first, refresh := signInOffline(t, "alice")
+	rotated := refreshOffline(t, refresh)
+	for _, r := range []string{refresh, rotated.RefreshToken} { // the replay, then the live chain
+		resp, err := edgeClient().PostForm(env.ep.Issuer+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r}, "client_id": {"bulwark-cli"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("refresh after the replay: status %d, want 400", resp.StatusCode)
+		}
+	}
+	waitRevoked(t, "the sign-in's access token", path, first)
+	waitRevoked(t, "the refresh's access token", path, rotated.AccessToken)
+	waitFor(t, "the replay's audit event", func() bool {
+		return len(auditLines(t, `"kind":"token"`, `"outcome":"deny"`, `"user":"alice"`,
+			"rotated refresh token of client bulwark-cli replayed; its grant revoked with 2 access tokens issued from it")) == 1
+	})
 }

@@ -38,9 +38,17 @@
 //     each refresh since, across rotations — that a gateway could still accept (RFC 7009
 //     section 2.1), and audits it as one event (kind "token") giving how many. Their jtis
 //     are kept with the refresh token, in memory only, until exp + 5m; a grant keeps at most
-//     16, and a refresh beyond that is refused (server_error) until the oldest expire. A
-//     rotated refresh token presented again is refused (invalid_grant) like an unknown one:
-//     the replay is not detected, so its grant is not revoked (RFC 9700 section 4.14.2).
+//     16, and a refresh beyond that is refused (server_error) until the oldest expire.
+//   - Replay of a rotated refresh token (RFC 9700 section 4.14.2): a grant remembers the
+//     refresh tokens it rotated away (the last 32, as 128 bits of their SHA-256, about
+//     1.8 KB per grant, 175 MB at worst for 100,000 grants) until it ends: revoked, or its
+//     refresh token expired. One presented again, or twice at once, is refused
+//     (invalid_grant) like an unknown token, and revokes its grant: the current refresh
+//     token is removed and the grant's live access tokens are revoked as above, audited as
+//     one event (kind "token", outcome deny, naming the client) and logged as a warning.
+//     The refresh token is removed even when the access tokens cannot be revoked. So a
+//     client that retries a refresh whose answer it lost ends its sign-in; and a replay of
+//     a token rotated away more than 32 refreshes ago is not detected.
 //
 // Tokens: access tokens are JWTs signed ES256 with a P-256 key generated on first start and
 // kept in <state_dir>/idp/signing.key (PKCS#8, sealed with the master key under the purpose

@@ -27,7 +27,8 @@ func TestTokenIssuanceAudited(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("refresh: status %d: %s", resp.StatusCode, body)
 	}
-	// A replayed (rotated) refresh token issues nothing and records no issuance.
+	// A replayed (rotated) refresh token issues nothing and records no issuance, only the
+	// replay (replay_test.go).
 	if resp, _ := e.do(http.MethodPost, e.issuer+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"cli"}}); resp.StatusCode == http.StatusOK {
 		t.Fatal("a rotated refresh token still works")
 	}
@@ -45,6 +46,7 @@ func TestTokenIssuanceAudited(t *testing.T) {
 	want := []audit.Event{
 		{Kind: audit.KindToken, Component: "control", Outcome: audit.Allow, User: "alice", Reason: "access token issued: grant authorization_code, client cli", Resource: "jti-sha256:" + hashToken(jtis[0])},
 		{Kind: audit.KindToken, Component: "control", Outcome: audit.Allow, User: "alice", Reason: "access token issued: grant refresh_token, client cli", Resource: "jti-sha256:" + hashToken(jtis[1])},
+		{Kind: audit.KindToken, Component: "control", Outcome: audit.Deny, User: "alice", Reason: "rotated refresh token of client cli replayed; its grant revoked with 2 access tokens issued from it"},
 		{Kind: audit.KindToken, Component: "control", Outcome: audit.Allow, User: "reporting", Reason: "access token issued: grant client_credentials, client reporting", Resource: "jti-sha256:" + hashToken(jtis[2])},
 	}
 	got := e.audit.ofKind(audit.KindToken)

@@ -106,6 +106,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		key: key, verifier: newVerifier(), dummyUser: dummyUser, dummyClient: dummyClient,
 		users: map[string]*user{}, clients: map[string]*client{},
 		reqs: map[string]*authRequest{}, codes: map[string]string{}, refresh: map[string]*refreshToken{},
+		rotated: map[rotatedHash]*grant{},
 	}
 	for _, cu := range ip.Users {
 		p.st.users[cu.Name] = &user{name: cu.Name, roles: slices.Clone(cu.Roles), hash: userHashes[cu.Name]}

@@ -56,7 +56,8 @@ func amr(userID string) []string {
 }
 
 // refreshToken is what a refresh token stands for. The token itself is only kept as its
-// SHA-256 (the map key), which is also its id for revocation.
+// SHA-256 (the map key), which is also its id for revocation. Its fields are never changed
+// once stored, but the grant it points to is (under storage.mu).
 type refreshToken struct {
 	id       string
 	userID   string
@@ -66,6 +67,7 @@ type refreshToken struct {
 	authTime time.Time
 	expires  time.Time
 	access   []issuedAccess // live access tokens of its grant, across rotations
+	grant    *grant         // its sign-in's chain of refresh tokens (replay.go)
 }
 
 // refreshRequest is a refresh token being redeemed.

@@ -66,6 +66,28 @@ func (s *storage) rotatable(value string) error {
 // put on the list, t is stored again and the client gets server_error, so it can retry
 // rather than believe its access tokens are gone.
 func (s *storage) revokeGrant(ctx context.Context, t *refreshToken, clientID string) *oidc.Error {
+	revoked, err := s.revokeAccess(t)
+	s.mu.Lock()
+	if err != nil {
+		s.refresh[t.id] = t
+	} else {
+		s.endGrantLocked(t.grant)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.log.ErrorContext(ctx, "revoke the access tokens of a refresh token", "client", clientID, "error", err.Error())
+		return oidc.ErrServerError().WithDescription("the revocation could not be stored; try again")
+	}
+	s.recordAudit(ctx, audit.Event{
+		Kind: audit.KindToken, Component: "control", Outcome: audit.Allow, User: t.userID,
+		Reason: fmt.Sprintf("refresh token revoked by client %s; %s issued from it revoked", clientID, countAccessTokens(revoked)),
+	})
+	return nil
+}
+
+// revokeAccess puts the live access tokens of t's grant on the revocation list and answers
+// how many were not on it yet. It stops at the first that cannot be stored.
+func (s *storage) revokeAccess(t *refreshToken) (int, error) {
 	revoked := 0
 	now := s.now()
 	for _, a := range t.access {
@@ -74,21 +96,13 @@ func (s *storage) revokeGrant(ctx context.Context, t *refreshToken, clientID str
 		}
 		added, err := s.revoked.Revoke(a.jti, a.until)
 		if err != nil {
-			s.mu.Lock()
-			s.refresh[t.id] = t
-			s.mu.Unlock()
-			s.log.ErrorContext(ctx, "revoke the access tokens of a refresh token", "client", clientID, "error", err.Error())
-			return oidc.ErrServerError().WithDescription("the revocation could not be stored; try again")
+			return revoked, err
 		}
 		if added {
 			revoked++
 		}
 	}
-	s.recordAudit(ctx, audit.Event{
-		Kind: audit.KindToken, Component: "control", Outcome: audit.Allow, User: t.userID,
-		Reason: fmt.Sprintf("refresh token revoked by client %s; %s issued from it revoked", clientID, countAccessTokens(revoked)),
-	})
-	return nil
+	return revoked, nil
 }
 
 func countAccessTokens(n int) string {

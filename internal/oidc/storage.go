@@ -60,6 +60,7 @@ type storage struct {
 	order   []string          // request ids, oldest first; may hold ids already deleted
 	codes   map[string]string // code -> request id
 	refresh map[string]*refreshToken
+	rotated map[rotatedHash]*grant // refresh tokens that live grants rotated away (replay.go)
 }
 
 var (
@@ -138,9 +139,9 @@ func (s *storage) purgeLocked(now time.Time) {
 			s.deleteLocked(id)
 		}
 	}
-	for k, t := range s.refresh {
+	for _, t := range s.refresh {
 		if now.After(t.expires) {
-			delete(s.refresh, k)
+			s.dropRefreshLocked(t)
 		}
 	}
 }

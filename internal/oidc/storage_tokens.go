@@ -58,36 +58,63 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	// issuance.
 	if current != "" {
 		if err := s.rotatable(current); err != nil {
-			return "", "", time.Time{}, err
+			return "", "", time.Time{}, s.refused(ctx, current, err)
 		}
 	}
 	if err := s.auditIssued(ctx, req, accessID); err != nil {
 		return "", "", time.Time{}, err
 	}
+	if err := s.storeRefresh(t, current, issuedAccess{jti: accessID, until: exp.Add(maxClockSkew)}); err != nil {
+		return "", "", time.Time{}, s.refused(ctx, current, err)
+	}
+	return accessID, value, exp, nil
+}
+
+// storeRefresh stores the new refresh token t with the access token issued with it,
+// rotating the refresh token current away when one is being redeemed.
+func (s *storage) storeRefresh(t *refreshToken, current string, access issuedAccess) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
 	if len(s.refresh) >= maxRefreshTokens {
-		s.purgeLocked(s.now())
+		s.purgeLocked(now)
 		if len(s.refresh) >= maxRefreshTokens {
-			return "", "", time.Time{}, oidc.ErrServerError().WithDescription("too many refresh tokens")
+			return oidc.ErrServerError().WithDescription("too many refresh tokens")
 		}
 	}
 	// The new refresh token carries on its grant: it remembers the access tokens issued
-	// from the tokens it replaces, so that revoking it revokes them (revoke_grant.go).
+	// from the tokens it replaces, so that revoking it revokes them (revoke_grant.go), and
+	// the grant remembers the token it replaces, so that a replay of that is detected
+	// (replay.go).
 	if current != "" {
 		old, ok := s.refresh[hashToken(current)]
 		if !ok {
-			return "", "", time.Time{}, op.ErrInvalidRefreshToken
+			return op.ErrInvalidRefreshToken
 		}
 		t.access = liveAccess(old.access, now)
 		if len(t.access) >= maxGrantAccessTokens {
-			return "", "", time.Time{}, errGrantFull()
+			return errGrantFull()
 		}
 		delete(s.refresh, old.id)
+		t.grant = old.grant
+		s.rotateLocked(t.grant, current, t.id)
+	} else {
+		t.grant = &grant{current: t.id}
 	}
-	t.access = append(t.access, issuedAccess{jti: accessID, until: exp.Add(maxClockSkew)})
+	t.access = append(t.access, access)
 	s.refresh[t.id] = t
-	return accessID, value, exp, nil
+	return nil
+}
+
+// refused turns the refusal err of a refresh with the refresh token value into
+// invalid_grant when value is a replay, whose grant detectReplay then revokes: a token
+// rotated away earlier, or a moment ago by a concurrent refresh with the same token. Any
+// other refusal is returned unchanged.
+func (s *storage) refused(ctx context.Context, value string, err error) error {
+	if errors.Is(err, op.ErrInvalidRefreshToken) && s.detectReplay(ctx, value) {
+		return oidc.ErrInvalidGrant() // as the lookup answers a replay, or an unknown token
+	}
+	return err
 }
 
 func hashToken(v string) string {
@@ -95,7 +122,18 @@ func hashToken(v string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *storage) TokenRequestByRefreshToken(_ context.Context, value string) (op.RefreshTokenRequest, error) {
+// TokenRequestByRefreshToken returns what a stored, unexpired refresh token stands for. A
+// refresh token that its grant rotated away is a replay: refused alike, it also revokes the
+// grant (replay.go).
+func (s *storage) TokenRequestByRefreshToken(ctx context.Context, value string) (op.RefreshTokenRequest, error) {
+	req, err := s.refreshRequest(value)
+	if errors.Is(err, op.ErrInvalidRefreshToken) {
+		s.detectReplay(ctx, value)
+	}
+	return req, err
+}
+
+func (s *storage) refreshRequest(value string) (op.RefreshTokenRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.refresh[hashToken(value)]
@@ -103,7 +141,7 @@ func (s *storage) TokenRequestByRefreshToken(_ context.Context, value string) (o
 		return nil, op.ErrInvalidRefreshToken
 	}
 	if s.now().After(t.expires) {
-		delete(s.refresh, t.id)
+		s.dropRefreshLocked(t)
 		return nil, op.ErrInvalidRefreshToken
 	}
 	if _, ok := s.users[t.userID]; !ok {

@@ -48,6 +48,7 @@ func newAppProxy(cfg *config.Config, svc *config.Service, log *slog.Logger, trac
 			setIdentityHeaders(pr)
 		},
 		Transport:      tracer.Transport(transport, svc.Name),
+		BufferPool:     proxy.CopyBuffers,
 		ModifyResponse: proxy.DropRequestID,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status, code, msg := http.StatusBadGateway, proxy.CodeBadGateway, "service unavailable"

@@ -26,6 +26,9 @@ type upstream struct {
 func (g *Gateway) newUpstream(o Options, peer proxy.Peer) *upstream {
 	t := proxy.NewMTLSTransport(o.SVID, o.Bundle, peer)
 	name, res := g.resilienceFor(peer)
+	// Up to max_concurrent requests are in flight to the peer, each on its own connection:
+	// keep that many, so that a burst within the cap reuses them instead of handshaking.
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = res.MaxConcurrent, res.MaxConcurrent
 	rt, err := proxy.NewResilient(g.tracer.Transport(t, name), proxy.ResilienceOptions{
 		Name:          name,
 		Timeout:       res.Timeout,

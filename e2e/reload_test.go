@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,12 +15,13 @@ import (
 	"time"
 )
 
-// reloadStack is a second `bulwark up` on its own copy of the test config and policies, so
-// that editing them does not disturb the shared stack.
+// reloadStack is a second `bulwark up` on its own copy of the test config, policies and
+// accounts OpenAPI document, so that editing them does not disturb the shared stack.
 type reloadStack struct {
 	up       *upProc
 	cfg      string
 	policies string
+	api      string // the accounts route's OpenAPI document
 	state    string
 	ep       endpoints
 	client   *http.Client
@@ -28,8 +30,21 @@ type reloadStack struct {
 func startReloadStack(t *testing.T) *reloadStack {
 	t.Helper()
 	dir := t.TempDir()
-	s := &reloadStack{cfg: filepath.Join(dir, "bulwark.yaml"), policies: filepath.Join(dir, "policies"), state: filepath.Join(dir, "state")}
+	s := &reloadStack{cfg: filepath.Join(dir, "bulwark.yaml"), policies: filepath.Join(dir, "policies"), state: filepath.Join(dir, "state"),
+		api: filepath.Join(dir, "accounts.yaml")}
 	if err := writeTestConfig(s.cfg, env.echo.URL); err != nil {
+		t.Fatal(err)
+	}
+	// The accounts route reads its own copy of the document, named relative to the config.
+	bankAPI := withBankOpenAPI("openapi: openapi/accounts.yaml")
+	cfg := readFile(t, s.cfg)
+	if !strings.Contains(cfg, bankAPI) {
+		t.Fatalf("the test config has no %q", bankAPI)
+	}
+	if err := os.WriteFile(s.cfg, []byte(strings.Replace(cfg, bankAPI, "openapi: accounts.yaml", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.api, []byte(readFile(t, "../examples/bank/openapi/accounts.yaml")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p, err := startUp(s.cfg, s.state)
@@ -227,6 +242,49 @@ forbid (principal, action, resource) when { principal is User && principal.roles
 			t.Errorf("after SIGHUP: got %d, want 200 (the process lives on)", code)
 		}
 	})
+
+	// Last: every earlier subtest has waited for its reload, so none can pick up the edit.
+	t.Run("an edited OpenAPI document applies within 2 s; a broken one is refused by file:line", func(t *testing.T) {
+		doc := readFile(t, s.api)
+		const idPattern = `pattern: "^A-[0-9]{4,12}$"`
+		if !strings.Contains(doc, idPattern) {
+			t.Fatalf("the accounts document has no %s", idPattern)
+		}
+		applied := func() int {
+			return len(s.audit(t, `"kind":"config_change"`, `"outcome":"allow"`, "reloaded (file change)"))
+		}
+		before := applied()
+		// Five digits at least: A-1001 no longer matches, and the gateway answers 400.
+		saveByRename(t, s.api, strings.Replace(doc, idPattern, `pattern: "^A-[0-9]{5,12}$"`, 1))
+		s.eventually(t, own, alice, http.StatusBadRequest)
+		waitFor(t, "a config_change allow event for the edit", func() bool { return applied() > before })
+
+		saveByRename(t, s.api, strings.Replace(doc, "type: string\n        "+idPattern, "type: strnig\n        "+idPattern, 1))
+		// kin-openapi names the parameter whose schema is broken.
+		loc := fmt.Sprintf("%s:%d:", s.api, 1+strings.Count(doc[:strings.Index(doc, "    AccountID:")], "\n"))
+		waitFor(t, "the broken document to be reported at "+loc, func() bool {
+			return len(s.audit(t, `"kind":"config_change"`, `"outcome":"deny"`, loc)) > 0
+		})
+		waitFor(t, "an ERROR log line naming "+loc, func() bool {
+			return strings.Contains(s.up.Stderr(), `"level":"ERROR"`) && strings.Contains(s.up.Stderr(), loc)
+		})
+		if code, _ := s.get(t, own, alice); code != http.StatusBadRequest {
+			t.Errorf("after a refused document: got %d, want 400 (the edited document kept)", code)
+		}
+		saveByRename(t, s.api, doc)
+		s.eventually(t, own, alice, http.StatusOK)
+	})
+}
+
+// saveByRename writes file as editors that save by renaming do.
+func saveByRename(t *testing.T, file, body string) {
+	t.Helper()
+	if err := os.WriteFile(file+".tmp", []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(file+".tmp", file); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func hasString(v any, want string) bool {

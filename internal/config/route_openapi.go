@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -36,16 +37,13 @@ func (c *Config) loadRouteOpenAPI() []error {
 	var errs []error
 	for i := range c.Gateway.Routes {
 		r := &c.Gateway.Routes[i]
-		r.API = nil
+		r.API, r.APISum = nil, [32]byte{}
 		if r.OpenAPI == "" {
 			continue
 		}
 		p := fmt.Sprintf("gateway.routes[%d].openapi", i)
-		file := r.OpenAPI
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(filepath.Dir(c.file), file)
-		}
-		doc, err := loadOpenAPI(file)
+		file := c.OpenAPIFile(r)
+		doc, sum, err := loadOpenAPI(file)
 		if err != nil {
 			errs = append(errs, c.errAt(p, "%v", err))
 			continue
@@ -54,25 +52,34 @@ func (c *Config) loadRouteOpenAPI() []error {
 			errs = append(errs, c.errAt(p, "%v", err))
 			continue
 		}
-		r.API = doc
+		r.API, r.APISum = doc, sum
 	}
 	return errs
 }
 
-// loadOpenAPI reads, parses and validates one document. Errors name the document and, when
-// it can be told, the line.
-func loadOpenAPI(file string) (*openapi3.T, error) {
+// OpenAPIFile is the file r's OpenAPI document is read from: r.OpenAPI resolved against
+// the config file's directory. "" when r names none.
+func (c *Config) OpenAPIFile(r *Route) string {
+	if r.OpenAPI == "" || filepath.IsAbs(r.OpenAPI) {
+		return r.OpenAPI
+	}
+	return filepath.Join(filepath.Dir(c.file), r.OpenAPI)
+}
+
+// loadOpenAPI reads, parses and validates one document, and returns it with the SHA-256 of
+// the bytes it was parsed from. Errors name the document and, when it can be told, the line.
+func loadOpenAPI(file string) (*openapi3.T, [32]byte, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, fmt.Errorf("read OpenAPI document: %w", err)
+		return nil, [32]byte{}, fmt.Errorf("read OpenAPI document: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxOpenAPISize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read OpenAPI document %s: %w", file, err)
+		return nil, [32]byte{}, fmt.Errorf("read OpenAPI document %s: %w", file, err)
 	}
 	if len(data) > MaxOpenAPISize {
-		return nil, fmt.Errorf("%s: OpenAPI document is larger than %d bytes", file, MaxOpenAPISize)
+		return nil, [32]byte{}, fmt.Errorf("%s: OpenAPI document is larger than %d bytes", file, MaxOpenAPISize)
 	}
 	located := func(err error) error {
 		if line := openAPIErrorLine(err, data); line > 0 {
@@ -85,21 +92,21 @@ func loadOpenAPI(file string) (*openapi3.T, error) {
 	loader.IsExternalRefsAllowed = false
 	doc, err := loader.LoadFromDataWithPath(data, &url.URL{Path: file})
 	if err != nil {
-		return nil, located(err)
+		return nil, [32]byte{}, located(err)
 	}
 	if !strings.HasPrefix(doc.OpenAPI, "3.0.") {
-		return nil, located(fmt.Errorf("openapi %q is not supported: want a 3.0.x document (3.1's validator echoes request values in errors)", doc.OpenAPI))
+		return nil, [32]byte{}, located(fmt.Errorf("openapi %q is not supported: want a 3.0.x document (3.1's validator echoes request values in errors)", doc.OpenAPI))
 	}
 	if err := doc.Validate(context.Background()); err != nil {
-		return nil, located(err)
+		return nil, [32]byte{}, located(err)
 	}
 	// The gateway matches the document's paths against request paths as it receives
 	// them; server URLs (another host, a base path) would make no request match.
 	doc.Servers = nil
 	if _, err := legacy.NewRouter(doc); err != nil {
-		return nil, located(err)
+		return nil, [32]byte{}, located(err)
 	}
-	return doc, nil
+	return doc, sha256.Sum256(data), nil
 }
 
 // checkOpenAPIRoute checks that the document fits the route: some of its paths lie under

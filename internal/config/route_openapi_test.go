@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -50,6 +51,13 @@ func TestOpenAPILoaded(t *testing.T) {
 	api := c.Gateway.Routes[0].API
 	if api == nil || api.Paths.Value("/api/items") == nil {
 		t.Fatalf("routes[0].API: got %v, want the document with /api/items", api)
+	}
+	r := &c.Gateway.Routes[0]
+	if got, want := c.OpenAPIFile(r), filepath.Join(filepath.Dir(c.File()), "api.yaml"); got != want {
+		t.Errorf("OpenAPIFile: got %s, want %s", got, want)
+	}
+	if got, want := r.APISum, sha256.Sum256([]byte(testAPI)); got != want {
+		t.Errorf("routes[0].APISum: got %x, want the SHA-256 of the document's bytes %x", got, want)
 	}
 }
 

@@ -170,6 +170,9 @@ type Route struct {
 	OpenAPI string `yaml:"openapi"`
 	// API is the OpenAPI document, loaded and validated by Validate; nil without one.
 	API *openapi3.T `yaml:"-"`
+	// APISum is the SHA-256 of the bytes API was parsed from (hot reload compares it with
+	// the file's current contents); zero without a document.
+	APISum [32]byte `yaml:"-"`
 	// MaxBodyBytes overrides gateway.limits.max_body_bytes on this route (see limits.go).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// CaseInsensitive matches this route on the lower-cased path and forwards that path

@@ -49,12 +49,15 @@ type Options struct {
 
 // Reloader watches the config file and the policy directory and applies their changes.
 type Reloader struct {
-	o      Options
-	cur    atomic.Pointer[State]
-	mu     sync.Mutex // one reload at a time
-	seen   [2][32]byte
-	sigs   chan os.Signal
-	notify []os.Signal
+	o   Options
+	cur atomic.Pointer[State]
+	mu  sync.Mutex // one reload at a time
+	// seen holds the config, policy and OpenAPI sums last loaded or refused, and seenCfg
+	// the config whose policy directory and documents they were taken from.
+	seen    [3][32]byte
+	seenCfg *config.Config
+	sigs    chan os.Signal
+	notify  []os.Signal
 }
 
 // New returns a Reloader whose running state is initial (as Load returned it, and as the
@@ -74,7 +77,7 @@ func New(o Options, initial *State) (*Reloader, error) {
 	}
 	r := &Reloader{o: o, sigs: make(chan os.Signal, 1), notify: o.Signals}
 	r.cur.Store(initial)
-	r.seen = [2][32]byte{initial.configSum, initial.policySum}
+	r.seen, r.seenCfg = initial.sums(), initial.Config
 	signal.Notify(r.sigs, r.notify...)
 	return r, nil
 }
@@ -102,21 +105,26 @@ func (r *Reloader) Run(ctx context.Context) error {
 	}
 }
 
-// changed reports whether the config file or the policy directory differ from what was
-// last loaded or refused; a refused change is not retried until the files change again.
+// changed reports whether the config file, the policy directory or an OpenAPI document
+// the config names differ from what was last loaded or refused; a refused change is not
+// retried until the files change again.
 func (r *Reloader) changed() bool {
+	r.mu.Lock()
+	seen, cfg := r.seen, r.seenCfg
+	r.mu.Unlock()
 	data, err := readConfig(r.o.File)
 	if err != nil {
 		return false // mid-rename or gone: look again at the next tick
 	}
-	csum := sha256.Sum256(data)
-	psum, err := policySum(r.Current().Config.PolicyDir())
+	psum, err := policySum(cfg.PolicyDir())
 	if err != nil {
 		return false
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return csum != r.seen[0] || psum != r.seen[1]
+	osum, err := currentOpenAPISum(cfg)
+	if err != nil {
+		return false
+	}
+	return [3][32]byte{sha256.Sum256(data), psum, osum} != seen
 }
 
 // Reload loads the files, checks the result against the running state, prepares every
@@ -131,19 +139,18 @@ func (r *Reloader) Reload(ctx context.Context, trigger string) error {
 	if err == nil {
 		next, err = build(r.o.File, data, r.o.Adjust)
 	}
-	// policy_change when only the policy directory changed; a signal re-reads both.
-	kind := audit.KindConfigChange
-	if data != nil && sha256.Sum256(data) == old.configSum && trigger == TriggerFileChange {
-		kind = audit.KindPolicyChange
-	}
+	kind := changeKind(old, data, trigger)
 	if next != nil {
-		r.seen = [2][32]byte{next.configSum, next.policySum}
+		r.seen, r.seenCfg = next.sums(), next.Config
 		err = old.Config.RestartRequired(next.Config)
 	} else if data != nil {
-		// Remember the refused bytes so that the poll does not retry them every tick.
-		r.seen[0] = sha256.Sum256(data)
+		// Remember the refused files so that the poll does not retry them every tick.
+		r.seen[0], r.seenCfg = sha256.Sum256(data), old.Config
 		if psum, perr := policySum(old.Config.PolicyDir()); perr == nil {
 			r.seen[1] = psum
+		}
+		if osum, oerr := currentOpenAPISum(old.Config); oerr == nil {
+			r.seen[2] = osum
 		}
 	}
 	if err == nil {
@@ -151,6 +158,20 @@ func (r *Reloader) Reload(ctx context.Context, trigger string) error {
 	}
 	r.record(ctx, kind, trigger, err)
 	return err
+}
+
+// changeKind is policy_change when the poll saw only the policy directory change, and
+// config_change otherwise: for a signal (it re-reads everything), an edited config file,
+// or an edited OpenAPI document (a document is part of a route's config; a policy_change
+// would name the policy directory, which did not change).
+func changeKind(old *State, data []byte, trigger string) string {
+	if trigger != TriggerFileChange || data == nil || sha256.Sum256(data) != old.configSum {
+		return audit.KindConfigChange
+	}
+	if osum, err := currentOpenAPISum(old.Config); err != nil || osum != old.openAPISum {
+		return audit.KindConfigChange
+	}
+	return audit.KindPolicyChange
 }
 
 // commit prepares every target, then commits them all; one failure commits none.

@@ -39,15 +39,16 @@ forbid (principal == User::"alice", action, resource);
 // was committed; fail makes Prepare fail, as a gateway whose new routes cannot be built.
 type engineTarget struct {
 	engine  atomic.Pointer[authz.Engine]
+	cfg     atomic.Pointer[config.Config]
 	fail    error
 	commits atomic.Int32
 }
 
-func (e *engineTarget) Prepare(_ *config.Config, engine *authz.Engine) (func(), error) {
+func (e *engineTarget) Prepare(cfg *config.Config, engine *authz.Engine) (func(), error) {
 	if e.fail != nil {
 		return nil, e.fail
 	}
-	return func() { e.engine.Store(engine); e.commits.Add(1) }, nil
+	return func() { e.engine.Store(engine); e.cfg.Store(cfg); e.commits.Add(1) }, nil
 }
 
 func (e *engineTarget) aliceAllowed() bool {
@@ -63,13 +64,24 @@ type fixture struct {
 
 func newFixture(t *testing.T, targets ...Target) *fixture {
 	t.Helper()
+	return newFixtureWith(t, testConfig, nil, targets...)
+}
+
+// newFixtureWith is newFixture with config cfg and, next to it, files (name: contents).
+func newFixtureWith(t *testing.T, cfg string, files map[string]string, targets ...Target) *fixture {
+	t.Helper()
 	dir := t.TempDir()
+	for name, s := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f := &fixture{dir: dir, file: filepath.Join(dir, "bulwark.yaml"), policies: filepath.Join(dir, "policies"),
 		auditFile: filepath.Join(dir, "audit", "events.jsonl"), logs: &syncBuffer{}, target: &engineTarget{}}
 	if err := os.Mkdir(f.policies, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	f.writeConfig(t, testConfig)
+	f.writeConfig(t, cfg)
 	st, err := Load(f.file, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +228,84 @@ func TestSIGHUPReloads(t *testing.T) {
 	within(t, "the SIGHUP reload", func() bool { return f.target.commits.Load() == 1 })
 	within(t, "the config_change event", func() bool { return len(f.events(t)) > 0 })
 	audittest.Equal(t, f.events(t), []audit.Event{f.change(audit.KindConfigChange, "signal hangup", nil)})
+}
+
+// testAPI is the OpenAPI document of the accounts route in apiConfig; accounts are A-nnnn.
+const testAPI = `openapi: 3.0.3
+info: {title: accounts, version: "1"}
+paths:
+  /api/accounts/{id}:
+    get:
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema: {type: string, pattern: "^A-[0-9]{4}$"}
+      responses:
+        "200": {description: ok}
+`
+
+const apiConfig = testConfig + "      openapi: api.yaml\n"
+
+// idPattern is the pattern of the id parameter in the document committed to target.
+func idPattern(target *engineTarget) string {
+	cfg := target.cfg.Load()
+	if cfg == nil {
+		return ""
+	}
+	return cfg.Gateway.Routes[0].API.Paths.Value("/api/accounts/{id}").Get.Parameters[0].Value.Schema.Value.Pattern
+}
+
+// writeRenamed saves s to file as editors that save by renaming do.
+func writeRenamed(t *testing.T, file, s string) {
+	t.Helper()
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenAPIEditIsApplied(t *testing.T) {
+	f := newFixtureWith(t, apiConfig, map[string]string{"api.yaml": testAPI})
+	old := f.r.Current()
+	f.run(t)
+	writeRenamed(t, filepath.Join(f.dir, "api.yaml"), strings.Replace(testAPI, "^A-[0-9]{4}$", "^A-[0-9]{5}$", 1))
+	within(t, "the edited document", func() bool { return idPattern(f.target) == "^A-[0-9]{5}$" })
+	within(t, "the config_change event", func() bool { return len(f.events(t)) > 0 })
+	evs := f.events(t)
+	audittest.Equal(t, evs[len(evs)-1:], []audit.Event{f.change(audit.KindConfigChange, TriggerFileChange, nil)})
+	if cur := f.r.Current(); cur == old || cur.Config != f.target.cfg.Load() {
+		t.Error("Current is not the new, committed state")
+	}
+}
+
+func TestInvalidOpenAPIKeepsTheRunningState(t *testing.T) {
+	f := newFixtureWith(t, apiConfig, map[string]string{"api.yaml": testAPI})
+	old := f.r.Current()
+	f.run(t)
+	api := filepath.Join(f.dir, "api.yaml")
+	writeRenamed(t, api, strings.Replace(testAPI, "type: string", "type: strnig", 1))
+	within(t, "the refusal", func() bool { return len(f.events(t)) > 0 })
+	wantLoc := api + ":7: " // the parameter
+	evs := f.events(t)
+	if len(evs) != 1 || !strings.Contains(evs[0].Reason, wantLoc) {
+		t.Fatalf("events: got %+v, want one refusal naming %s", evs, wantLoc)
+	}
+	audittest.Equal(t, evs, []audit.Event{f.change(audit.KindConfigChange, TriggerFileChange, errors.New(strings.TrimPrefix(evs[0].Reason, "reload refused, running state kept: ")))})
+	if f.r.Current() != old || f.target.commits.Load() != 0 {
+		t.Error("the invalid document replaced the running state")
+	}
+	if !strings.Contains(f.logs.String(), `"level":"ERROR"`) || !strings.Contains(f.logs.String(), wantLoc) {
+		t.Errorf("log: got %s, want an ERROR naming %s", f.logs, wantLoc)
+	}
+	// A refused document is not retried at every poll.
+	time.Sleep(5 * 50 * time.Millisecond)
+	if n := len(f.events(t)); n != 1 {
+		t.Errorf("events after the refusal: got %d, want 1 (no retry until the files change)", n)
+	}
 }
 
 type syncBuffer struct {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,8 +20,9 @@ type State struct {
 	Config *config.Config
 	Engine *authz.Engine
 
-	configSum [32]byte // of the config file bytes the State was parsed from
-	policySum [32]byte // of the policy directory (see policySum)
+	configSum  [32]byte // of the config file bytes the State was parsed from
+	policySum  [32]byte // of the policy directory (see policySum)
+	openAPISum [32]byte // of the OpenAPI documents the config names, as loaded (see openAPISum)
 }
 
 // Adjust applies what the command line overrides (--state-dir, --gateway-addr) to a freshly
@@ -53,8 +55,14 @@ func build(file string, data []byte, adjust Adjust) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &State{Config: cfg, Engine: engine, configSum: sha256.Sum256(data), policySum: psum}, nil
+	// The documents' sums are those of the bytes Parse loaded, not a second read, so an edit
+	// made while this State is built is still seen by the next poll.
+	return &State{Config: cfg, Engine: engine, configSum: sha256.Sum256(data), policySum: psum,
+		openAPISum: loadedOpenAPISum(cfg)}, nil
 }
+
+// sums are the State's config, policy and OpenAPI sums, as the Reloader compares them.
+func (s *State) sums() [3][32]byte { return [3][32]byte{s.configSum, s.policySum, s.openAPISum} }
 
 func readConfig(file string) ([]byte, error) {
 	data, err := os.ReadFile(file)
@@ -65,6 +73,54 @@ func readConfig(file string) ([]byte, error) {
 		return nil, &config.Error{File: file, Msg: fmt.Sprintf("file is larger than %d bytes", config.MaxFileSize)}
 	}
 	return data, nil
+}
+
+// openAPISum hashes the file name and the sum (docSum) of every OpenAPI document that
+// cfg's routes name, in route order: a document edited, replaced or named differently
+// changes it. The first error of docSum is returned.
+func openAPISum(cfg *config.Config, docSum func(*config.Route) ([32]byte, error)) ([32]byte, error) {
+	h := sha256.New()
+	for i := range cfg.Gateway.Routes {
+		r := &cfg.Gateway.Routes[i]
+		if r.OpenAPI == "" {
+			continue
+		}
+		sum, err := docSum(r)
+		if err != nil {
+			return [32]byte{}, err
+		}
+		file := cfg.OpenAPIFile(r)
+		fmt.Fprintf(h, "%d\x00%s\x00", len(file), file)
+		h.Write(sum[:])
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+// loadedOpenAPISum is openAPISum of the documents as cfg loaded them.
+func loadedOpenAPISum(cfg *config.Config) [32]byte {
+	sum, _ := openAPISum(cfg, func(r *config.Route) ([32]byte, error) { return r.APISum, nil })
+	return sum
+}
+
+// currentOpenAPISum is openAPISum of the documents cfg names as they are on disk now.
+// Like the loader, it reads at most config.MaxOpenAPISize+1 bytes of each.
+func currentOpenAPISum(cfg *config.Config) ([32]byte, error) {
+	return openAPISum(cfg, func(r *config.Route) ([32]byte, error) {
+		f, err := os.Open(cfg.OpenAPIFile(r))
+		if err != nil {
+			return [32]byte{}, fmt.Errorf("read OpenAPI document: %w", err)
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, io.LimitReader(f, config.MaxOpenAPISize+1)); err != nil {
+			return [32]byte{}, fmt.Errorf("read OpenAPI document: %w", err)
+		}
+		var sum [32]byte
+		h.Sum(sum[:0])
+		return sum, nil
+	})
 }
 
 // policySum hashes the names and contents of the files the engine reads from dir: its

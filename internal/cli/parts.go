@@ -9,11 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/bulwark-security/bulwark/internal/cabundle"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/redact"
 )
@@ -104,13 +104,9 @@ func appServer(h http.Handler, log *slog.Logger) *http.Server {
 }
 
 func loadPool(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
+	pool, err := cabundle.Load(file)
 	if err != nil {
-		return nil, fmt.Errorf("read CA bundle: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", file)
+		return nil, fmt.Errorf("CA bundle: %w", err)
 	}
 	return pool, nil
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/bulwark-security/bulwark/internal/cabundle"
 )
 
 // Audit delivery transports.
@@ -124,7 +126,7 @@ func (c *Config) validateNATSServerTLS(tlsURL bool) []error {
 		errs = append(errs, c.errAt("audit.nats.server_name", "want a DNS name or IP address such as nats.example.com, got %q", s))
 	}
 	if n.CAFile != "" {
-		pool, err := loadCABundle(n.CAFile)
+		pool, err := cabundle.Load(n.CAFile)
 		if err != nil {
 			return append(errs, c.errAt("audit.nats.ca_file", "%v", err))
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-security/bulwark/internal/cabundle"
 	"github.com/bulwark-security/bulwark/internal/testpki"
 )
 
@@ -156,7 +157,7 @@ func TestAuditNATSCAFileRefused(t *testing.T) {
 		{"a CERTIFICATE block that is no certificate", tlsURL,
 			[]string{"ca_file: " + writeTemp(t, "bad.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER")}))},
 			"audit.nats.ca_file: %s: PEM block 1: not a valid certificate"},
-		{"too large", tlsURL, []string{"ca_file: " + writeTemp(t, "big.pem", append(pemCert(ca.Root), make([]byte, MaxCABundleSize)...))},
+		{"too large", tlsURL, []string{"ca_file: " + writeTemp(t, "big.pem", append(pemCert(ca.Root), make([]byte, cabundle.MaxSize)...))},
 			"audit.nats.ca_file: %s is larger than 1048576 bytes"},
 		{"server_name with a port", tlsURL, []string{"server_name: nats.example:4222"},
 			`audit.nats.server_name: want a DNS name or IP address such as nats.example.com, got "nats.example:4222"`},

@@ -2,7 +2,6 @@ package siem
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/bulwark-security/bulwark/internal/cabundle"
 	"github.com/bulwark-security/bulwark/internal/config"
 )
 
@@ -61,13 +61,9 @@ func clientTLS(x config.AuditExport) (*tls.Config, error) {
 		}
 	}
 	if x.CAFile != "" {
-		pem, err := os.ReadFile(x.CAFile)
+		pool, err := cabundle.Load(x.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", x.CAFile)
 		}
 		conf.RootCAs = pool
 	}

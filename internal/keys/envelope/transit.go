@@ -3,7 +3,6 @@ package envelope
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,8 @@ import (
 	vault "github.com/hashicorp/vault/api"
 	"github.com/tink-crypto/tink-go-hcvault/v2/integration/hcvault"
 	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/bulwark-security/bulwark/internal/cabundle"
 )
 
 // TransitOptions name a HashiCorp Vault (or OpenBao) Transit key to use as the master key.
@@ -95,14 +96,11 @@ func VaultTransit(ctx context.Context, o TransitOptions) (tink.AEAD, error) {
 func newVaultClient(o TransitOptions) (*vault.Client, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pool, err := cabundle.Load(o.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("vault transit: ca_file: %w", err)
 		}
-		tlsConf.RootCAs = x509.NewCertPool()
-		if !tlsConf.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("vault transit: ca_file %s holds no PEM certificate", o.CAFile)
-		}
+		tlsConf.RootCAs = pool
 	}
 	tr := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,

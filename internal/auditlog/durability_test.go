@@ -3,12 +3,12 @@ package auditlog
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/audit/audittest"
 )
 
 // heldSyncs makes every fsync of l wait until release is called.
@@ -145,28 +145,7 @@ func readIDs(t *testing.T, path string) []string {
 func TestSyncIntervalSharesOneFsync(t *testing.T) {
 	dir := t.TempDir()
 	l := testLog(t, dir, func(o *Options) { o.Durability = audit.DurabilityWrite; o.SyncInterval = time.Hour })
-	record := func(i int) {
-		if err := l.Record(context.Background(), audit.Event{ID: fmt.Sprintf("s-%d", i), Kind: audit.KindAuthz, Outcome: audit.Allow}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	record(0)
-	deadline := time.Now().Add(5 * time.Second)
-	for l.Size() != 1 { // the first fsync runs at once
-		if time.Now().After(deadline) {
-			t.Fatal("the first record never became durable")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	for i := 1; i < 50; i++ {
-		record(i)
-	}
-	// Without the interval the next fsync would follow within milliseconds.
-	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		if n := l.Size(); n != 1 {
-			t.Fatalf("%d records durable within the hour's interval, want the first one only", n)
-		}
-	}
+	audittest.HoldsSyncInterval(t, l, func() int64 { return int64(l.Size()) })
 	if err := l.Close(); err != nil { // must not wait out the hour
 		t.Fatal(err)
 	}

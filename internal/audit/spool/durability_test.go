@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/audit/audittest"
 )
 
 // fsyncGate wraps the real fsync of a spool's segments to hold it back or fail it.
@@ -284,28 +284,7 @@ func TestOpenFsyncsWhatItRecovers(t *testing.T) {
 func TestSyncIntervalSharesOneFsync(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := open(t, dir, Options{Durability: audit.DurabilityWrite, SyncInterval: time.Hour})
-	record := func(i int) {
-		if err := s.Record(context.Background(), event(fmt.Sprintf("s-%d", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	record(0)
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Stats().Events != 1 { // the first fsync runs at once
-		if time.Now().After(deadline) {
-			t.Fatal("the first record never became durable")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	for i := 1; i < 50; i++ {
-		record(i)
-	}
-	// Without the interval the next fsync would follow within milliseconds.
-	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		if n := s.Stats().Events; n != 1 {
-			t.Fatalf("%d records durable within the hour's interval, want the first one only", n)
-		}
-	}
+	audittest.HoldsSyncInterval(t, s, func() int64 { return s.Stats().Events })
 	if err := s.Close(); err != nil { // must not wait out the hour
 		t.Fatal(err)
 	}

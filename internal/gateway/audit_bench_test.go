@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,46 +69,49 @@ func (c *countingRecorder) report(b *testing.B) {
 // reports each one's requests per second, overhead_% = 100 × (1 − audited/noop) over the
 // whole run, overhead_median_% = the median of that ratio over the iterations (each a noop
 // and an audited round back to back: a burst of other load on the machine skews one
-// iteration, not the figure), and the p50 and p99 of the audited gateway's Record calls. It runs with each audit.durability:
-// "write" (the default: the request waits for the write, the fsync follows in the
-// background, at most every audit.fsync_interval's default) and "fsync" (the request
-// waits for a shared fsync, so the figure depends on how many requests are in flight to
-// share it), for 32 and 256 clients.
+// iteration, not the figure), the process's CPU time per request in each one's rounds
+// (client, gateway and upstream together) and cpu_overhead_% = how much more of it the
+// audited rounds took — steadier than throughput on a shared machine — and the p50 and p99 of the audited gateway's Record calls.
+//
+// route=public is the cheapest request a gateway serves (no credentials), so the audit's
+// share of it is the largest; route=authenticated carries an ES256 bearer token that the
+// gateway verifies and checks against the route's roles. audit=write and audit=fsync are
+// the log with each audit.durability: "write" (the default: the request waits for the
+// write, the fsync follows in the background, at most every audit.fsync_interval's
+// default) and "fsync" (the request waits for a shared fsync, so the figure depends on how
+// many requests are in flight to share it). audit=encode-only only encodes each event and
+// drops it: no hash, no write — the least any audit of every request costs, the floor
+// against which the other two are read. Each runs with 32 and 256 clients.
 func BenchmarkAuditOverhead(b *testing.B) {
-	for _, d := range []audit.Durability{audit.DurabilityWrite, audit.DurabilityFsync} {
-		for _, clients := range []int{32, 256} {
-			b.Run(fmt.Sprintf("durability=%s/clients=%d", d, clients), func(b *testing.B) { benchAuditOverhead(b, clients, d) })
+	for _, route := range []string{"public", "authenticated"} {
+		for _, mode := range []string{"write", "fsync", "encode-only"} {
+			for _, clients := range []int{32, 256} {
+				b.Run(fmt.Sprintf("route=%s/audit=%s/clients=%d", route, mode, clients), func(b *testing.B) { benchAuditOverhead(b, route, mode, clients) })
+			}
 		}
 	}
 }
 
-func benchAuditOverhead(b *testing.B, benchAuditClients int, d audit.Durability) {
+func benchAuditOverhead(b *testing.B, route, mode string, benchAuditClients int) {
 	const benchAuditRound = 1000 // short rounds, alternated: other load on the machine hits both alike
 	h := newHarness(b, harnessOpts{discardLogs: true, noGateway: true})
+	path, header := "/public/hello", http.Header{}
+	if route == "authenticated" {
+		path = "/api/accounts/alice"
+		header.Set("Authorization", "Bearer "+h.token("alice", []string{"customer"}, ""))
+	}
 	start := func(rec audit.Recorder) string {
-		return h.start(func(o *Options) { o.Audit = rec }).url + "/public/hello"
+		return h.start(func(o *Options) { o.Audit = rec }).url + path
 	}
-
-	var syncInterval time.Duration // as `up` runs with the config's defaults
-	if d == audit.DurabilityWrite {
-		syncInterval = config.DefaultAuditFsyncInterval
+	var rec audit.Recorder = encodeOnly{}
+	if mode != "encode-only" {
+		d, err := audit.ParseDurability(mode)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec = openBenchLog(b, d)
 	}
-	dir := b.TempDir()
-	mk, _, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	km, err := envelope.Open(context.Background(), filepath.Join(dir, "keys"), envelope.FileMaster(mk), envelope.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", Durability: d, Keys: km, SyncInterval: syncInterval,
-		MasterKey: mk, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = l.Close() })
-	noop, audited := &countingRecorder{}, &countingRecorder{next: l}
+	noop, audited := &countingRecorder{}, &countingRecorder{next: rec}
 	urls := map[*countingRecorder]string{noop: start(noop), audited: start(audited)}
 	clients := map[*countingRecorder]*http.Client{}
 	for rec := range urls {
@@ -124,7 +128,12 @@ func benchAuditOverhead(b *testing.B, benchAuditClients int, d audit.Durability)
 		for range benchAuditClients {
 			wg.Go(func() {
 				for next.Add(1) <= int64(n) {
-					resp, err := clients[rec].Get(urls[rec])
+					req, err := http.NewRequest(http.MethodGet, urls[rec], nil)
+					var resp *http.Response
+					if err == nil {
+						req.Header = header.Clone()
+						resp, err = clients[rec].Do(req)
+					}
 					if err == nil {
 						_, _ = io.Copy(io.Discard, resp.Body)
 						_ = resp.Body.Close()
@@ -153,15 +162,18 @@ func benchAuditOverhead(b *testing.B, benchAuditClients int, d audit.Durability)
 
 	var tNoop, tAudited time.Duration
 	var rounds int64
-	var pairs []float64 // each iteration's overhead, from its two back-to-back rounds
+	var cNoop, cAudited time.Duration // CPU time of the process during each one's rounds
+	var pairs []float64               // each iteration's overhead, from its two back-to-back rounds
 	for b.Loop() {
 		var n, a time.Duration
+		noopRound := func() { c := cpuTime(b); n = round(noop, benchAuditRound); cNoop += cpuTime(b) - c }
+		auditedRound := func() { c := cpuTime(b); a = round(audited, benchAuditRound); cAudited += cpuTime(b) - c }
 		if rounds%2 == 0 {
-			n = round(noop, benchAuditRound)
-			a = round(audited, benchAuditRound)
+			noopRound()
+			auditedRound()
 		} else {
-			a = round(audited, benchAuditRound)
-			n = round(noop, benchAuditRound)
+			auditedRound()
+			noopRound()
 		}
 		tNoop, tAudited = tNoop+n, tAudited+a
 		pairs = append(pairs, 100*(1-n.Seconds()/a.Seconds()))
@@ -179,4 +191,54 @@ func benchAuditOverhead(b *testing.B, benchAuditClients int, d audit.Durability)
 	b.ReportMetric(100*(1-auditedRate/noopRate), "overhead_%")
 	slices.Sort(pairs)
 	b.ReportMetric(pairs[len(pairs)/2], "overhead_median_%")
+	b.ReportMetric(float64(cNoop.Nanoseconds())/1e3/float64(want), "noop_cpu_µs/req")
+	b.ReportMetric(float64(cAudited.Nanoseconds())/1e3/float64(want), "audited_cpu_µs/req")
+	b.ReportMetric(100*(cAudited.Seconds()/cNoop.Seconds()-1), "cpu_overhead_%")
+}
+
+// cpuTime is the CPU time the process has used (user and system, all threads).
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// openBenchLog opens a tamper-evident log as `up` does with its config's defaults.
+func openBenchLog(b *testing.B, d audit.Durability) *auditlog.Log {
+	var syncInterval time.Duration
+	if d == audit.DurabilityWrite {
+		syncInterval = config.DefaultAuditFsyncInterval
+	}
+	dir := b.TempDir()
+	mk, _, err := keys.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	km, err := envelope.Open(context.Background(), filepath.Join(dir, "keys"), envelope.FileMaster(mk), envelope.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := auditlog.Open(auditlog.Options{Path: filepath.Join(dir, "audit", "events.jsonl"), Origin: "bank.local/audit", Durability: d, Keys: km, SyncInterval: syncInterval,
+		MasterKey: mk, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+// encodeOnly encodes each event as the log would and drops it.
+type encodeOnly struct{}
+
+var encodedSink atomic.Pointer[[]byte] // keeps the encoding from being optimised away
+
+func (encodeOnly) Record(_ context.Context, e audit.Event) error {
+	rec, err := audit.Encode(e, time.Now)
+	if err != nil {
+		return err
+	}
+	encodedSink.Store(&rec)
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit/collect"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/control"
+	"github.com/bulwark-security/bulwark/internal/gctune"
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/oidc"
@@ -28,7 +29,7 @@ func newControlCmd() *cobra.Command {
 				return err
 			}
 			out, log := cmd.OutOrStdout(), newLogger(cmd.ErrOrStderr())
-			tuneGC()
+			gctune.Apply()
 			if err := keys.SecretDir(st.dir); err != nil {
 				return err
 			}

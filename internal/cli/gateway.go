@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/gateway"
+	"github.com/bulwark-security/bulwark/internal/gctune"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 	"github.com/bulwark-security/bulwark/internal/ratelimit"
 )
@@ -26,7 +27,7 @@ func newGatewayCmd() *cobra.Command {
 			}
 			cfg := w.initial.Config
 			log := newLogger(cmd.ErrOrStderr())
-			tuneGC()
+			gctune.Apply()
 			src, err := x509Source(cmd.Context(), f.workloadAPI)
 			if err != nil {
 				return err

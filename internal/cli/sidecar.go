@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwark-security/bulwark/internal/gctune"
 	"github.com/bulwark-security/bulwark/internal/sidecar"
 	"github.com/bulwark-security/bulwark/internal/unixsock"
 )
@@ -27,7 +28,7 @@ func newSidecarCmd() *cobra.Command {
 				return &exitError{code: 2, err: errUnknownService(service)}
 			}
 			log := newLogger(cmd.ErrOrStderr()).With("component", "sidecar/"+service)
-			tuneGC()
+			gctune.Apply()
 			src, err := x509Source(cmd.Context(), f.workloadAPI)
 			if err != nil {
 				return err

@@ -20,6 +20,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/control"
 	"github.com/bulwark-security/bulwark/internal/gateway"
+	"github.com/bulwark-security/bulwark/internal/gctune"
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
@@ -88,7 +89,7 @@ type stack struct {
 }
 
 func runUp(ctx context.Context, w *watch, out io.Writer, log *slog.Logger) error {
-	tuneGC()
+	gctune.Apply()
 	s, err := prepareStack(w.initial.Config, out, log)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/auditlog"
 	"github.com/bulwark-security/bulwark/internal/config"
+	"github.com/bulwark-security/bulwark/internal/gctune"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
@@ -62,7 +63,8 @@ func (c *countingRecorder) report(b *testing.B) {
 
 // BenchmarkAuditOverhead is issue 5's "request-path overhead of auditing": the gateway's
 // saturation throughput with the real audit recorder (the tamper-evident log that `up`
-// records into, group-committed) against a no-op recorder, in the same run. Two gateways
+// records into, group-committed) against a no-op recorder, in the same run, with the
+// garbage collector's target the roles run with (gctune). Two gateways
 // run side by side over real sockets (TLS at the edge, mTLS to a real upstream); each
 // iteration sends benchAuditRound requests from benchAuditClients keep-alive connections
 // to one and then the other, alternating the order, so both see the same machine load. It
@@ -94,6 +96,7 @@ func BenchmarkAuditOverhead(b *testing.B) {
 
 func benchAuditOverhead(b *testing.B, route, mode string, benchAuditClients int) {
 	const benchAuditRound = 1000 // short rounds, alternated: other load on the machine hits both alike
+	b.Cleanup(gctune.Apply())    // the collector's target of the roles that serve requests
 	h := newHarness(b, harnessOpts{discardLogs: true, noGateway: true})
 	path, header := "/public/hello", http.Header{}
 	if route == "authenticated" {

@@ -1,4 +1,4 @@
-package cli
+package gctune
 
 import (
 	"os"
@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-func TestTuneGC(t *testing.T) {
+func TestApply(t *testing.T) {
 	prev := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(prev) })
 
 	t.Setenv("GOGC", "150") // the operator's choice is kept
-	tuneGC()
+	Apply()
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("with GOGC set, the GC percent changed to %d", got)
 	}
@@ -20,8 +20,13 @@ func TestTuneGC(t *testing.T) {
 	if err := os.Unsetenv("GOGC"); err != nil { // t.Setenv restores it after the test
 		t.Fatal(err)
 	}
-	tuneGC()
-	if got := debug.SetGCPercent(100); got != serverGCPercent {
-		t.Errorf("without GOGC, GC percent = %d, want %d", got, serverGCPercent)
+	restore := Apply()
+	if got := debug.SetGCPercent(100); got != ServerPercent {
+		t.Errorf("without GOGC, GC percent = %d, want %d", got, ServerPercent)
+	}
+	debug.SetGCPercent(ServerPercent)
+	restore()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("after restore, GC percent = %d, want the 100 it replaced", got)
 	}
 }

@@ -1,11 +1,12 @@
-package cli
+// Package gctune sets the garbage collector's target for Bulwark's long-running roles.
+package gctune
 
 import (
 	"os"
 	"runtime/debug"
 )
 
-// serverGCPercent is the garbage collector's target for the long-running roles (up,
+// ServerPercent is the garbage collector's target for the long-running roles (up,
 // gateway, sidecar, control) when the operator has not set GOGC.
 //
 // Why not Go's default of 100: these processes keep a small live heap (tens of MB) and
@@ -16,11 +17,14 @@ import (
 // between collections instead of two, which costs tens of MB and buys that CPU back
 // (bench/README.md, "GC target"). GOGC in the environment (a number, or "off") always
 // wins, and GOMEMLIMIT still caps the heap when set.
-const serverGCPercent = 400
+const ServerPercent = 400
 
-// tuneGC applies serverGCPercent unless GOGC is set.
-func tuneGC() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(serverGCPercent)
+// Apply sets ServerPercent unless GOGC is set, and returns a function that puts back the
+// target it replaced (benchmarks that run as the roles do).
+func Apply() (restore func()) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return func() {}
 	}
+	prev := debug.SetGCPercent(ServerPercent)
+	return func() { debug.SetGCPercent(prev) }
 }

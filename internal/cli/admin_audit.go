@@ -38,7 +38,8 @@ func (s state) adminSpoolDir() string { return filepath.Join(s.dir, "audit", "sp
 //     holds the log, or before the first `up` created it: the control plane appends the
 //     spool to the log within a second, or when it next starts.
 //
-// Any other failure (a log that does not open, a full disk) refuses the command.
+// Any other failure (a log that does not open, a full disk) refuses the command; keys the
+// key manager made for it before that still have their events spooled (spoolKeyEvents).
 type adminAudit struct {
 	rec   audit.Recorder
 	close func() error
@@ -57,30 +58,47 @@ const adminSpoolWait = 5 * time.Second
 
 // openAdminAudit opens the log at logPath for direct appends, or the admin spool. km is the
 // state dir's key manager: it wraps the log's checkpoint signing key; legacy is its root's
-// file key (rootKeys.legacy), which opens a checkpoint key of earlier versions.
-func openAdminAudit(st state, logPath string, km auditlog.KeyManager, legacy *keys.MasterKey) (*adminAudit, error) {
+// file key (rootKeys.legacy), which opens a checkpoint key of earlier versions. emitted
+// returns the key events km emitted for the command so far; it is called only when the
+// audit does not open, and those events then go to the admin spool (spoolKeyEvents).
+func openAdminAudit(ctx context.Context, st state, logPath string, km auditlog.KeyManager, legacy *keys.MasterKey, emitted func() []envelope.Event) (*adminAudit, error) {
 	a := &adminAudit{user: osUser(), requestID: proxy.NewRequestID()}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	v, err := auditlog.LoadVerifier(filepath.Join(filepath.Dir(logPath), "checkpoint-signer.pub"))
+	l, err := openAdminLog(logPath, km, legacy, log)
 	switch {
-	case err == nil:
-		l, err := auditlog.Open(auditlog.Options{Path: logPath, Origin: v.Name(), Keys: km, MasterKey: legacy, Log: log})
-		if err == nil {
-			a.rec, a.close = l, l.Close
-			return a, nil
-		}
-		if !errors.Is(err, auditlog.ErrLocked) {
-			return nil, fmt.Errorf("admin commands are audited and the audit log does not open: %w", err)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("admin commands are audited and the audit log's key does not load: %w", err)
+	case err != nil:
+		return nil, a.spoolKeyEvents(ctx, st, log, emitted(), err)
+	case l != nil:
+		a.rec, a.close = l, l.Close
+		return a, nil
 	}
 	sp, err := openAdminSpool(st, log)
 	if err != nil {
-		return nil, fmt.Errorf("admin commands are audited and %w", err)
+		return nil, withLostKeyEvents(fmt.Errorf("admin commands are audited and %w", err), emitted())
 	}
 	a.rec, a.close, a.Spooled = sp, sp.Close, true
 	return a, nil
+}
+
+// openAdminLog opens the log at logPath for direct appends. It returns no log and no error
+// when the command is to use the admin spool instead: a running `up` or `control` holds
+// the log, or no `up` has created it yet.
+func openAdminLog(logPath string, km auditlog.KeyManager, legacy *keys.MasterKey, log *slog.Logger) (*auditlog.Log, error) {
+	v, err := auditlog.LoadVerifier(filepath.Join(filepath.Dir(logPath), "checkpoint-signer.pub"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("admin commands are audited and the audit log's key does not load: %w", err)
+	}
+	l, err := auditlog.Open(auditlog.Options{Path: logPath, Origin: v.Name(), Keys: km, MasterKey: legacy, Log: log})
+	switch {
+	case errors.Is(err, auditlog.ErrLocked):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("admin commands are audited and the audit log does not open: %w", err)
+	}
+	return l, nil
 }
 
 // openAdminSpool opens the admin spool, waiting up to adminSpoolWait for the drain or
@@ -212,10 +230,17 @@ func openKeysAdmin(ctx context.Context, st state, kc config.Keys, logPath string
 		return nil, nil, err
 	}
 	ka.mk = rk.legacy
-	if ka.adminAudit, err = openAdminAudit(st, logPath, m, rk.legacy); err != nil {
+	if ka.adminAudit, err = openAdminAudit(ctx, st, logPath, m, rk.legacy, ka.keyEvents); err != nil {
 		return nil, nil, err
 	}
 	return m, ka, nil
+}
+
+// keyEvents returns the key manager's events captured so far.
+func (ka *keysAdmin) keyEvents() []envelope.Event {
+	ka.mu.Lock()
+	defer ka.mu.Unlock()
+	return ka.events
 }
 
 // finish records the key events the command caused (some, when it failed half-way, or
@@ -223,10 +248,7 @@ func openKeysAdmin(ctx context.Context, st state, kc config.Keys, logPath string
 // actErr is the command's own error, which comes first; an audit error is joined to it,
 // so that an operator learns the trail is incomplete.
 func (ka *keysAdmin) finish(ctx context.Context, actErr error) error {
-	ka.mu.Lock()
-	events := ka.events
-	ka.mu.Unlock()
-	err := ka.KeyEvents(ctx, events)
+	err := ka.KeyEvents(ctx, ka.keyEvents())
 	if actErr != nil {
 		err = errors.Join(err, ka.Failed(ctx, actErr))
 	}

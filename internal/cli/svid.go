@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/identity"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
 
 func newSVIDCmd() *cobra.Command {
@@ -57,18 +58,19 @@ func newSVIDCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ca, _, err := identity.LoadOrCreateCA(cmd.Context(), st.caDir(), mk, km, td, time.Now)
+			ctx := cmd.Context()
+			ca, _, err := identity.LoadOrCreateCA(ctx, st.caDir(), mk, km, td, time.Now)
 			if err != nil {
 				return err
 			}
 			// Minting is audited like the Workload API's: an admin event before, the svid
 			// event before the files are written, a failure event if it fails in between.
-			al, err := openAdminAudit(st, st.auditLogPath(), km, mk)
+			heldKeyEvents := func() []envelope.Event { return takeHeldKeyEvents(km) }
+			al, err := openAdminAudit(ctx, st, st.auditLogPath(), km, mk, heldKeyEvents)
 			if err != nil {
 				return err
 			}
 			defer al.Close()
-			ctx := cmd.Context()
 			if err := al.Command(ctx, cmd, id.String(), ""); err != nil {
 				return err
 			}

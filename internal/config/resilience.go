@@ -3,10 +3,12 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
-// Resilience defaults and bounds; the gateway applies them to every upstream, and to the
-// control plane's (which has no services[] entry) as they are.
+// Resilience defaults and bounds; the gateway and every sidecar apply them to their calls to
+// every service, and to the control plane (which has no services[] entry) as they are.
 const (
 	DefaultUpstreamTimeout     = 10 * time.Second
 	DefaultUpstreamRetries     = 2
@@ -23,8 +25,10 @@ const (
 	maxBreakerOpenFor          = 10 * time.Minute
 )
 
-// Resilience bounds how the gateway waits on, retries and sheds load from one service's
-// sidecar, so that one slow or failing service cannot take the gateway down.
+// Resilience bounds how the gateway and every sidecar wait on, retry and shed load from one
+// service's sidecar, so that one slow or failing service cannot take its callers down. Each
+// caller keeps its own limits and breaker: max_concurrent caps the gateway's calls, and
+// each sidecar's, separately.
 type Resilience struct {
 	// Timeout bounds a whole request to the service, retries and response body included;
 	// past it the client gets 504. Default 10s, between 10ms and 60s.
@@ -67,6 +71,31 @@ func DefaultResilience() Resilience {
 			FailureRatio: DefaultBreakerFailureRatio,
 			MinRequests:  DefaultBreakerMinRequests,
 			OpenFor:      DefaultBreakerOpenFor,
+		},
+	}
+}
+
+// UpstreamResilience is the resilience of calls to the peer called name: its services[]
+// entry's, or the defaults for a peer without one (the control plane).
+func (c *Config) UpstreamResilience(name string) Resilience {
+	if s, ok := c.Service(name); ok {
+		return s.Resilience
+	}
+	return DefaultResilience()
+}
+
+// ProxyOptions is r as proxy.NewResilient takes it, for the peer called name; the caller
+// adds its logger and state-change hook.
+func (r Resilience) ProxyOptions(name string) proxy.ResilienceOptions {
+	return proxy.ResilienceOptions{
+		Name:          name,
+		Timeout:       r.Timeout,
+		Retries:       r.Retries,
+		MaxConcurrent: r.MaxConcurrent,
+		Breaker: proxy.BreakerOptions{
+			FailureRatio: r.Breaker.FailureRatio,
+			MinRequests:  r.Breaker.MinRequests,
+			OpenFor:      r.Breaker.OpenFor,
 		},
 	}
 }

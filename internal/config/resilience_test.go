@@ -31,6 +31,28 @@ func TestResilienceDefaults(t *testing.T) {
 	}
 }
 
+// TestUpstreamResilience: a service's calls use its block, the control plane's (which has
+// no services[] entry) the defaults; ProxyOptions carries every key to proxy.NewResilient.
+func TestUpstreamResilience(t *testing.T) {
+	c, err := Parse("bulwark.yaml", []byte(withResilience("      {timeout: 2s, retries: 1, max_concurrent: 8, breaker: {failure_ratio: 0.25, min_requests: 4, open_for: 1m}}\n")))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := Resilience{Timeout: 2 * time.Second, Retries: 1, MaxConcurrent: 8, Breaker: Breaker{FailureRatio: 0.25, MinRequests: 4, OpenFor: time.Minute}}
+	if got := c.UpstreamResilience("accounts"); got != want {
+		t.Errorf("accounts: got %+v, want %+v", got, want)
+	}
+	if got := c.UpstreamResilience(ControlName); got != DefaultResilience() {
+		t.Errorf("%s: got %+v, want the defaults %+v", ControlName, got, DefaultResilience())
+	}
+	o := want.ProxyOptions("accounts")
+	b := o.Breaker
+	if o.Name != "accounts" || o.Timeout != want.Timeout || o.Retries != 1 || o.MaxConcurrent != 8 ||
+		b.FailureRatio != 0.25 || b.MinRequests != 4 || b.OpenFor != time.Minute {
+		t.Errorf("ProxyOptions: got %+v, want every key of %+v", o, want)
+	}
+}
+
 func TestResilienceExplicitValues(t *testing.T) {
 	tests := []struct {
 		name  string

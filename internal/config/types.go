@@ -94,8 +94,8 @@ type Service struct {
 	Address string `yaml:"address"`
 	// Allow lists who may call this service. Anything not allowed is denied.
 	Allow []AllowRule `yaml:"allow"`
-	// Resilience bounds the gateway's timeouts, retries, concurrency and circuit breaker
-	// towards this service (see resilience.go).
+	// Resilience bounds the timeouts, retries, concurrency and circuit breaker of the
+	// gateway's and every sidecar's calls to this service (see resilience.go).
 	Resilience Resilience `yaml:"resilience"`
 	// Secrets grants this service access to secret paths in the control plane's secret
 	// store (see secrets.go). Anything not granted is denied.

@@ -17,14 +17,14 @@
 //     streams per connection. Shutdown grace 10s.
 //   - Paths: non-canonical spellings are refused (proxy.CanonicalPath); routes with
 //     case_insensitive are matched on, and forward, the lower-cased path (pathcase.go).
-//   - Upstreams (upstream.go, proxy.Resilient): per service, services[].resilience sets a
-//     whole-request timeout (default 10s; 504 JSON), retries of bodiless idempotent
-//     requests after connection errors, 502 or 503 (default 2, jittered backoff, a budget
-//     of 20% of the last 10s of requests plus 10), a cap on requests in flight (default
-//     256; 503 JSON at once, never queued) and a circuit breaker (opens when half of at
-//     least 20 recent requests failed — errors, timeouts, 5xx, not 4xx —, answers 503 JSON
-//     with Retry-After, half-opens after 10s; each state change is logged once). The
-//     control plane's upstream uses the defaults.
+//   - Upstreams (upstream.go, proxy.NewUpstream; a sidecar's calls get the same): per
+//     service, services[].resilience sets a whole-request timeout (default 10s; 504 JSON),
+//     retries of bodiless idempotent requests after connection errors, 502 or 503 (default
+//     2, jittered backoff, a budget of 20% of the last 10s of requests plus 10), a cap on
+//     requests in flight (default 256; 503 JSON at once, never queued) and a circuit
+//     breaker (opens when half of at least 20 recent requests failed — errors, timeouts,
+//     5xx, not 4xx —, answers 503 JSON with Retry-After, half-opens after 10s; each state
+//     change is logged once). The control plane's upstream uses the defaults.
 //   - Load: at most gateway.rate_limit.max_in_flight requests (default 1024) are served at
 //     once; one more gets 503 JSON with Retry-After: 1, without queueing.
 //   - Rate limits (ratelimit.go): routes with rate_limit get a token bucket per key (IP,

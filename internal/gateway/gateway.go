@@ -18,6 +18,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/metrics"
 	"github.com/bulwark-security/bulwark/internal/policy/authz"
+	"github.com/bulwark-security/bulwark/internal/proxy"
 	"github.com/bulwark-security/bulwark/internal/ratelimit"
 	"github.com/bulwark-security/bulwark/internal/tracing"
 )
@@ -80,10 +81,7 @@ type Gateway struct {
 	metrics  *metrics.Registry // nil: no metrics
 	routes   []*route
 	oidc     *route // nil unless the embedded identity provider is in use
-	upstream map[string]*upstream
-	// setupErr collects what newUpstream could not build (unusable resilience
-	// settings); New fails on it.
-	setupErr []error
+	upstream map[string]*proxy.Upstream
 	handler  http.Handler
 	limiter  ratelimit.Limiter
 	limits   map[string]routeLimit  // by route name; see ratelimit.go
@@ -132,9 +130,6 @@ func New(o Options) (*Gateway, error) {
 	}
 	g.audit = g.countDecisions(o.Audit)
 	if err := g.buildRoutes(o); err != nil {
-		return nil, err
-	}
-	if err := errors.Join(g.setupErr...); err != nil {
 		return nil, err
 	}
 	if err := g.buildLimits(o.Limiter); err != nil {
@@ -191,6 +186,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 func (g *Gateway) closeIdle() {
 	for _, u := range g.live.current().upstream {
-		u.transport.CloseIdleConnections()
+		u.Transport.CloseIdleConnections()
 	}
 }

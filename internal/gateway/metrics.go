@@ -73,9 +73,7 @@ func (g *Gateway) watchBreakers() {
 		cur := l.current()
 		states := make(map[string]string, len(cur.upstream))
 		for name, u := range cur.upstream {
-			if u.resilience != nil {
-				states[name] = u.resilience.BreakerState()
-			}
+			states[name] = u.Resilience.BreakerState()
 		}
 		return states
 	})

@@ -3,11 +3,11 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"reflect"
 	"sync/atomic"
 
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/policy/authz"
+	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
 // Hot reload. Every *Gateway that New returns is one generation: a config, the engine
@@ -65,17 +65,17 @@ func (g *Gateway) Prepare(cfg *config.Config, engine *authz.Engine) (commit func
 		next.live.cur.Store(next)
 		// Requests in flight keep their connections; only idle ones are closed.
 		for _, u := range dropped {
-			u.transport.CloseIdleConnections()
+			u.Transport.CloseIdleConnections()
 		}
 	}, nil
 }
 
 // adopt takes over prev's upstreams whose settings did not change, and its in-flight
 // slots when max_in_flight did not change. It returns prev's upstreams that g does not use.
-func (g *Gateway) adopt(prev *Gateway) (dropped []*upstream) {
+func (g *Gateway) adopt(prev *Gateway) (dropped []*proxy.Upstream) {
 	for name, u := range g.upstream {
 		old, ok := prev.upstream[name]
-		if !ok || !reflect.DeepEqual(resilienceOf(prev.cfg, name), resilienceOf(g.cfg, name)) {
+		if !ok || prev.cfg.UpstreamResilience(name) != g.cfg.UpstreamResilience(name) {
 			continue
 		}
 		g.upstream[name] = old
@@ -94,12 +94,4 @@ func (g *Gateway) adopt(prev *Gateway) (dropped []*upstream) {
 		g.inFlight = prev.inFlight
 	}
 	return dropped
-}
-
-// resilienceOf is what resilienceFor uses for the peer called name.
-func resilienceOf(cfg *config.Config, name string) config.Resilience {
-	if s, ok := cfg.Service(name); ok {
-		return s.Resilience
-	}
-	return config.DefaultResilience()
 }

@@ -23,7 +23,7 @@ type route struct {
 	pattern  policy.Pattern
 	auth     bool // a valid access token is required
 	oidc     bool // the embedded identity provider: no authentication, Authorization kept
-	upstream *upstream
+	upstream *proxy.Upstream
 	maxBody  int64 // gateway.routes[].max_body_bytes, or 0 for the gateway's (limits.go)
 	fold     bool  // case_insensitive: matched on, and forwarded as, the lower-cased path (pathcase.go)
 }
@@ -32,8 +32,8 @@ type route struct {
 // and creates one mTLS upstream per peer. A route whose service has no peer address is a
 // wiring error, reported here rather than as 502s later.
 func (g *Gateway) buildRoutes(o Options) error {
-	g.upstream = map[string]*upstream{}
-	peer := func(name string) (*upstream, error) {
+	g.upstream = map[string]*proxy.Upstream{}
+	peer := func(name string) (*proxy.Upstream, error) {
 		if u, ok := g.upstream[name]; ok {
 			return u, nil
 		}
@@ -45,7 +45,10 @@ func (g *Gateway) buildRoutes(o Options) error {
 		if err != nil {
 			return nil, fmt.Errorf("gateway: peer %q: %w", name, err)
 		}
-		u := g.newUpstream(o, proxy.Peer{ID: id, Addr: addr})
+		u, err := g.newUpstream(o, name, proxy.Peer{ID: id, Addr: addr})
+		if err != nil {
+			return nil, err
+		}
 		g.upstream[name] = u
 		return u, nil
 	}
@@ -106,7 +109,7 @@ func forward(w http.ResponseWriter, r *http.Request) {
 		proxy.WriteError(w, r, http.StatusNotFound, proxy.CodeNotFound, "no route for this path")
 		return
 	}
-	rt.upstream.proxy.ServeHTTP(w, r)
+	rt.upstream.Proxy.ServeHTTP(w, r)
 }
 
 type (

@@ -12,21 +12,12 @@ import (
 // workload APIs (secrets, tokens, keys), called as http://bulwark/v1/<api>/….
 const controlAPIPrefix = "/v1/"
 
-// newControlPeer is the outbound hop to the control plane, or nil when Peers has no
-// address for it. The app holds no credential: the control plane sees this sidecar's SVID
-// and authorizes the service by it.
-func newControlPeer(o Options) *peer {
-	addr, ok := o.Peers[config.ControlName]
-	if !ok || addr == "" {
-		return nil
-	}
-	return newPeer(o, config.ControlName, addr)
-}
-
-// serveControl forwards a call to http://bulwark/v1/… to the control plane. Nothing else
-// on that host is reachable: the control plane's other endpoints are the gateway's. The
-// path is not logged: it can name a secret.
-func (o *outbound) serveControl(w http.ResponseWriter, r *http.Request) {
+// serveControl forwards a call to http://bulwark/v1/… to control, the control plane's
+// peer (nil when Options.Peers has no address for it). The app holds no credential: the
+// control plane sees this sidecar's SVID and authorizes the service by it. Nothing else on
+// that host is reachable: the control plane's other endpoints are the gateway's. The path
+// is not logged: it can name a secret.
+func serveControl(w http.ResponseWriter, r *http.Request, control *proxy.Upstream) {
 	if _, err := proxy.CanonicalPath(r); err != nil {
 		proxy.WriteError(w, r, http.StatusBadRequest, proxy.CodeBadRequest, proxy.ErrNonCanonicalPath.Error())
 		return
@@ -35,10 +26,10 @@ func (o *outbound) serveControl(w http.ResponseWriter, r *http.Request) {
 		proxy.WriteError(w, r, http.StatusNotFound, proxy.CodeNotFound, "only http://"+config.SecretsHost+controlAPIPrefix+"… is served on this host")
 		return
 	}
-	if o.control == nil {
+	if control == nil {
 		proxy.WriteError(w, r, http.StatusBadGateway, proxy.CodeBadGateway, "no address known for the control plane")
 		return
 	}
 	r.URL.RawPath = ""
-	o.control.proxy.ServeHTTP(w, r)
+	control.Proxy.ServeHTTP(w, r)
 }

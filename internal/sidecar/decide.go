@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/policy/authz"
 	"github.com/bulwark-security/bulwark/internal/proxy"
 )
@@ -62,13 +61,4 @@ func (in *inbound) logVerdict(r *http.Request, v authz.Verdict) {
 		in.log.LogAttrs(r.Context(), slog.LevelWarn, "policy failed to evaluate",
 			slog.String("request_id", proxy.RequestIDFrom(r.Context())), slog.String("policy", e.Policy), slog.String("error", e.Message))
 	}
-}
-
-// Prepare returns commit, which makes the sidecar decide with engine and apply cfg's
-// audit.unsafe_fail_open. Requests in flight finish with the state they loaded. The rest of
-// the sidecar (listeners, the app's upstream, peers) needs a restart to change
-// (config.Config.RestartRequired).
-func (s *Sidecar) Prepare(cfg *config.Config, engine *authz.Engine) (commit func(), err error) {
-	next := &inboundState{engine: engine, failOpen: cfg.Audit.UnsafeFailOpen}
-	return func() { s.in.state.Store(next) }, nil
 }

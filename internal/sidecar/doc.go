@@ -47,7 +47,14 @@
 // Identity headers from the app are stripped (X-Request-Id is kept), and the request goes to
 // the target's sidecar over mTLS, presenting this service's SVID and accepting only the
 // target's exact SPIFFE ID: any other server identity fails the handshake and the app gets
-// a JSON 502 (code "bad_gateway"). One transport per target is built in New and reused.
+// a JSON 502 (code "bad_gateway"). Calls to a service get its services[].resilience, as
+// the gateway's do (proxy.NewUpstream), counted per sidecar: a whole-request timeout (JSON
+// 504), retries of bodiless idempotent requests after a connection error, 502 or 503, a cap
+// on requests in flight and a circuit breaker (both JSON 503 with Retry-After, at once and
+// without reaching the target; code "unavailable"). Breaker state changes are logged and,
+// with Options.Metrics, counted. Calls to the control plane (http://bulwark/v1/…) get the
+// defaults. One peer per target is built in New and reused; a reload (Prepare) rebuilds
+// only the peers whose resilience changed.
 //
 // # Lifecycle
 //

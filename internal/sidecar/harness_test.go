@@ -29,7 +29,7 @@ import (
 
 // bankYAML is a small bank mesh. ledger may be read by accounts and the gateway and
 // written by payments; notifications may be called by payments only.
-func bankYAML(dir, ledgerUpstream string, failOpen bool) string {
+func bankYAML(dir string, o meshOpts) string {
 	return fmt.Sprintf(`
 trust_domain: bank.local
 state_dir: %[1]s
@@ -46,6 +46,7 @@ services:
     upstream: unix:%[1]s/payments.sock
   - name: ledger
     upstream: %[2]s
+    resilience: {%[4]s}
     allow:
       - caller: accounts
         methods: [GET]
@@ -62,7 +63,7 @@ services:
       - caller: payments
         methods: [POST]
         paths: ["/events"]
-`, dir, ledgerUpstream, failOpen)
+`, dir, o.ledgerUpstream, o.failOpen, o.ledgerResilience)
 }
 
 // mesh is one test's trust domain: a CA, a short temp dir for sockets and a config.
@@ -75,8 +76,9 @@ type mesh struct {
 type meshOpt func(*meshOpts)
 
 type meshOpts struct {
-	failOpen       bool
-	ledgerUpstream string
+	failOpen         bool
+	ledgerUpstream   string
+	ledgerResilience string // the keys of ledger's resilience block, in flow style
 }
 
 func failOpen() meshOpt { return func(o *meshOpts) { o.failOpen = true } }
@@ -92,7 +94,7 @@ func newMesh(t *testing.T, opts ...meshOpt) *mesh {
 	for _, f := range opts {
 		f(&o)
 	}
-	cfg, err := config.Parse("test.yaml", []byte(bankYAML(dir, o.ledgerUpstream, o.failOpen)))
+	cfg, err := config.Parse("test.yaml", []byte(bankYAML(dir, o)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -143,6 +145,7 @@ type node struct {
 	app       *app
 	auditPath string
 	outSock   string // outbound unix socket, when started with one
+	sidecar   *Sidecar
 }
 
 type nodeOpt func(*Options)
@@ -177,6 +180,7 @@ func (m *mesh) start(t *testing.T, svc string, svid *x509svid.SVID, opts ...node
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	n.sidecar = sc
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sc.Run(ctx) }()

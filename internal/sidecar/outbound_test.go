@@ -22,7 +22,7 @@ func appClient(t *testing.T, sock string) *http.Client {
 }
 
 func withOutbound(t *testing.T, m *mesh, peers map[string]string) nodeOpt {
-	ln := listen(t, "unix", filepath.Join(m.dir, "out.sock"))
+	ln := listen(t, "unix", filepath.Join(m.dir, "out-"+proxy.NewRequestID()[:6]+".sock"))
 	return func(o *Options) { o.Outbound, o.Peers = ln, peers }
 }
 

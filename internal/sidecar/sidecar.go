@@ -46,9 +46,9 @@ type Options struct {
 	Inbound net.Listener
 	// Outbound is the unix-socket listener for the app's outbound calls; nil means none.
 	Outbound net.Listener
-	// Peers maps a service name to host:port of that service's sidecar mTLS listener.
-	// Entries that name no configured service (the control plane, the gateway) are
-	// ignored: the app may only call services.
+	// Peers maps a service name to host:port of that service's sidecar mTLS listener, and
+	// config.ControlName to the control plane's (for http://bulwark/v1/…). Other entries
+	// (the gateway) are ignored: the app may only call services.
 	Peers map[string]string
 	Audit audit.Recorder
 	Log   *slog.Logger
@@ -69,8 +69,9 @@ type Sidecar struct {
 	inLn     net.Listener
 	outbound *http.Server // nil when there is no outbound side
 	outLn    net.Listener
-	peers    map[string]*peer
-	in       *inbound // its state is swapped by Prepare (reload.go)
+	out      *outbound // nil when there is no outbound side; its peers are swapped by Prepare
+	in       *inbound  // its state is swapped by Prepare (reload.go)
+	opts     Options   // what New was given, for Prepare to build peers from a new config
 }
 
 // New checks o and assembles both sides. It starts nothing: Run does.
@@ -100,18 +101,19 @@ func New(o Options) (*Sidecar, error) {
 		metrics:   o.Metrics,
 	}
 	in.state.Store(&inboundState{engine: engine, failOpen: cfg.Audit.UnsafeFailOpen})
-	s := &Sidecar{log: o.Log, in: in, inLn: o.Inbound, peers: map[string]*peer{}}
+	s := &Sidecar{log: o.Log, in: in, inLn: o.Inbound, opts: o}
 	s.inbound = newServer(inboundChain(in, app), o.Log)
 	s.inbound.TLSConfig = identity.ServerTLS(o.SVID, o.Bundle, tlsconfig.AuthorizeMemberOf(cfg.TD))
 	if o.Outbound != nil {
-		for name, addr := range o.Peers {
-			if _, ok := cfg.Service(name); ok {
-				s.peers[name] = newPeer(o, name, addr)
-			}
+		ps, err := newPeers(o, nil)
+		if err != nil {
+			return nil, fmt.Errorf("sidecar %s: %w", o.Service, err)
 		}
-		out := &outbound{cfg: cfg, peers: s.peers, control: newControlPeer(o), tracer: o.Tracer, metrics: o.Metrics}
+		s.out = &outbound{tracer: o.Tracer, metrics: o.Metrics}
+		s.out.peers.Store(ps)
+		o.Metrics.WatchBreakers(func() map[string]string { return s.out.peers.Load().breakerStates() }) // nil-safe
 		s.outLn = o.Outbound
-		s.outbound = newServer(outboundChain(out, o.Log), o.Log)
+		s.outbound = newServer(outboundChain(s.out, o.Log), o.Log)
 	}
 	return s, nil
 }
@@ -193,8 +195,8 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	for ; servers > 0; servers-- {
 		errs = append(errs, serveErr("serve", <-errc))
 	}
-	for _, p := range s.peers {
-		p.transport.CloseIdleConnections()
+	if s.out != nil {
+		s.out.peers.Load().closeIdle(nil)
 	}
 	return errors.Join(errs...)
 }

@@ -16,6 +16,14 @@
 //	GET       /oidc/end_session                         end session (no sessions are kept)
 //	GET       /oidc/healthz, /oidc/ready                probes
 //
+// The token, revocation and introspection endpoints take POST only, and none of them (nor
+// userinfo) takes parameters in the query string: 405 or 400 invalid_request, before the
+// op sees the request, so secrets, codes and tokens stay out of URLs. Their answers carry
+// Cache-Control: no-store and Pragma: no-cache. Userinfo and introspection answer for
+// access tokens only (an ID token is inactive there), and introspection names the client
+// the token was issued to. No sign-in session is kept, so prompt=none is answered with
+// login_required.
+//
 // The op's /authorize/callback is not served: a successful login POST answers with the
 // redirect to the client itself, so an authorization request id alone never yields a code.
 // No CORS headers are sent. Discovery lists what the op can do (implicit, jwt-bearer,
@@ -90,5 +98,13 @@
 // exists. Anyone can so lock a user out; sign-in rate limits belong in front (the gateway).
 // At most 10,000 authorization requests are pending; when full, the oldest is dropped, so
 // a flood of /authorize cannot refuse new sign-ins (but a fast enough flood still expires
-// the sign-ins in progress). A code lives 1 minute and works once.
+// the sign-ins in progress). Every sign-in decision is audited (kind "authn", component
+// "control": success, wrong credentials, locked-out name), naming the user only when it
+// exists. A code lives 1 minute and works once. A second use within 10 minutes of the first
+// (RFC 6749 section 4.1.2) is refused and revokes what the first issued: the grant's refresh
+// token and its live access tokens, or the one access token; audited (kind "token", outcome
+// deny) and logged as a warning. At most 100,000 redeemed codes are remembered.
+//
+// A refresh may ask for fewer scopes: the access token gets those, the new refresh token
+// keeps the grant's (RFC 6749 section 6); asking for more is invalid_scope.
 package oidc

@@ -128,6 +128,7 @@ func TestAuthorizeRefused(t *testing.T) {
 		{name: "http redirect for a confidential client", params: url.Values{"client_id": {"reporting"}, "redirect_uri": {"http://127.0.0.1:53690/callback"}}},
 		{name: "unknown client", params: url.Values{"client_id": {"nobody"}}},
 		{name: "implicit flow", params: url.Values{"response_type": {"token"}}, redirected: true},
+		{name: "prompt none without a session", params: url.Values{"prompt": {"none"}}, redirected: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,6 +172,8 @@ func TestCodeRules(t *testing.T) {
 			}
 		}},
 		{"expired code", func(e *env, _ *codeGrant) { e.clock.Advance(authCodeTTL + time.Second) }},
+		{"another client, with its secret", func(_ *env, c *codeGrant) { c.client = "reporting" }},
+		{"another redirect_uri", func(_ *env, c *codeGrant) { c.redirect = cliRedirect + "/other" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -108,3 +108,40 @@ func TestRefreshRotationAndRevocation(t *testing.T) {
 		t.Error("a revoked refresh token still works")
 	}
 }
+
+// TestRefreshScopes: a refresh may narrow the access token's scopes but never widen them
+// beyond the grant's, and narrowing once does not shrink the grant (RFC 6749 section 6).
+func TestRefreshScopes(t *testing.T) {
+	e := newEnv(t)
+	c := e.codeFlow(t, "cli", cliRedirect, "openid offline_access accounts:read")
+	tok, err := c.exchange(e, c.verifier)
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	rt := tok.RefreshToken
+	tests := []struct {
+		name, scope string
+		want        int
+		tokenScope  string
+	}{
+		{"narrower", "openid", http.StatusOK, "openid"},
+		{"the grant's scopes again", "openid offline_access accounts:read", http.StatusOK, "openid offline_access accounts:read"},
+		{"a scope beyond the grant", "openid accounts:read ledger:read", http.StatusBadRequest, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := e.do(http.MethodPost, e.issuer+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"cli"}, "scope": {tt.scope}})
+			if resp.StatusCode != tt.want {
+				t.Fatalf("refresh: %d %s, want %d", resp.StatusCode, body, tt.want)
+			}
+			if tt.want != http.StatusOK {
+				return
+			}
+			rt = jsonField(t, body, "refresh_token")
+			claims, _ := e.verify(jsonField(t, body, "access_token"))
+			if claims["scope"] != tt.tokenScope {
+				t.Errorf("access token scope %q, want %q", claims["scope"], tt.tokenScope)
+			}
+		})
+	}
+}

@@ -3,9 +3,12 @@ package oidc
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/http"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
 )
 
 const (
@@ -101,6 +104,7 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 	if !p.names.begin(name) {
 		p.st.endLogin(id, unchecked)
 		p.log.Info("oidc login refused: user name locked out", "client_id", a.clientID, "source", r.RemoteAddr)
+		p.auditLogin(r, audit.Deny, p.knownUser(name), "sign-in refused: user name locked out after repeated failures, client "+a.clientID)
 		p.renderLogin(w, http.StatusTooManyRequests, loginData{ID: id, Error: msgLocked})
 		return
 	}
@@ -122,6 +126,7 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 		p.names.end(name, failed)
 		// The attempted user name is not logged: people type passwords into it.
 		p.log.Info("oidc login refused", "client_id", a.clientID, "source", r.RemoteAddr)
+		p.auditLogin(r, audit.Deny, p.knownUser(name), "sign-in refused: invalid user name or password, client "+a.clientID)
 		if !p.st.endLogin(id, failed) {
 			p.renderLogin(w, http.StatusUnauthorized, loginData{Error: msgTooMany})
 			return
@@ -136,7 +141,27 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.log.Info("oidc login", "user", u.name, "client_id", a.clientID, "source", r.RemoteAddr)
+	p.auditLogin(r, audit.Allow, u.name, "signed in, client "+a.clientID)
 	op.AuthResponse(done, p.op, w, r.WithContext(op.ContextWithIssuer(r.Context(), p.issuer)))
+}
+
+// auditLogin records a sign-in decision (kind authn), so that guessing shows in the audit
+// log. The user is named only when it exists: people type passwords into the name field.
+func (p *Provider) auditLogin(r *http.Request, outcome, user, reason string) {
+	source, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		source = r.RemoteAddr
+	}
+	p.st.recordAudit(r.Context(), audit.Event{Kind: audit.KindAuthn, Component: "control", Outcome: outcome,
+		User: user, Source: source, Method: r.Method, Path: r.URL.Path, Reason: reason})
+}
+
+// knownUser returns name when such a user exists, else "".
+func (p *Provider) knownUser(name string) string {
+	if _, ok := p.st.users[name]; ok {
+		return name
+	}
+	return ""
 }
 
 func (p *Provider) renderLogin(w http.ResponseWriter, status int, d loginData) {

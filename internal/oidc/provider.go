@@ -106,7 +106,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		key: key, verifier: newVerifier(), dummyUser: dummyUser, dummyClient: dummyClient,
 		users: map[string]*user{}, clients: map[string]*client{},
 		reqs: map[string]*authRequest{}, codes: map[string]string{}, refresh: map[string]*refreshToken{},
-		rotated: map[rotatedHash]*grant{},
+		rotated: map[rotatedHash]*grant{}, redeemed: map[rotatedHash]*redeemedCode{},
 	}
 	for _, cu := range ip.Users {
 		p.st.users[cu.Name] = &user{name: cu.Name, roles: slices.Clone(cu.Roles), hash: userHashes[cu.Name]}
@@ -181,6 +181,10 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/authorize/callback":
 		http.NotFound(w, r)
 	default:
+		// A trailing slash must not route around the guard.
+		if ep := strings.TrimSuffix(rest, "/"); backchannel(ep) && !guardBackchannel(w, r, ep) {
+			return
+		}
 		ctx, busy := withBusyFlag(r.Context())
 		p.opHTTP.ServeHTTP(&busyWriter{ResponseWriter: w, flag: busy}, r.WithContext(ctx))
 	}

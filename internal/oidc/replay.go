@@ -86,7 +86,7 @@ func (s *storage) detectReplay(ctx context.Context, value string) bool {
 	if t == nil {
 		return false
 	}
-	s.revokeReplayed(ctx, t)
+	s.revokeReplayed(ctx, t, "rotated refresh token")
 	return true
 }
 
@@ -110,17 +110,18 @@ func (s *storage) replayedLocked(value string) *refreshToken {
 }
 
 // revokeReplayed revokes the live access tokens of the grant of t, whose refresh token a
-// replay has just removed. The refresh token stays removed even if the access tokens
-// cannot be put on the list (they then stay valid until their exp): nobody retries a
-// replay, and the chain must not stay with whoever holds it.
-func (s *storage) revokeReplayed(ctx context.Context, t *refreshToken) {
+// replay of what (a rotated refresh token, or the code the grant began with) has just
+// removed. The refresh token stays removed even if the access tokens cannot be put on the
+// list (they then stay valid until their exp): nobody retries a replay, and the chain
+// must not stay with whoever holds it.
+func (s *storage) revokeReplayed(ctx context.Context, t *refreshToken, what string) {
 	revoked, err := s.revokeAccess(t)
-	reason := fmt.Sprintf("rotated refresh token of client %s replayed; its grant revoked with %s issued from it",
-		t.clientID, countAccessTokens(revoked))
+	reason := fmt.Sprintf("%s of client %s replayed; its grant revoked with %s issued from it",
+		what, t.clientID, countAccessTokens(revoked))
 	if err != nil {
-		s.log.ErrorContext(ctx, "revoke the access tokens of a replayed refresh token's grant", "client", t.clientID, "error", err.Error())
-		reason = fmt.Sprintf("rotated refresh token of client %s replayed; its grant's refresh token revoked, but not all its access tokens could be", t.clientID)
+		s.log.ErrorContext(ctx, "revoke the access tokens of a replayed grant", "client", t.clientID, "error", err.Error())
+		reason = fmt.Sprintf("%s of client %s replayed; its grant's refresh token revoked, but not all its access tokens could be", what, t.clientID)
 	}
-	s.log.WarnContext(ctx, "rotated refresh token replayed: its grant is revoked", "client", t.clientID, "user", t.userID, "access_tokens_revoked", revoked)
+	s.log.WarnContext(ctx, what+" replayed: its grant is revoked", "client", t.clientID, "user", t.userID, "access_tokens_revoked", revoked)
 	s.recordAudit(ctx, audit.Event{Kind: audit.KindToken, Component: "control", Outcome: audit.Deny, User: t.userID, Reason: reason})
 }

@@ -45,6 +45,16 @@ func tokenClient(req op.TokenRequest) string {
 	return ""
 }
 
+// isAccessTokenID reports whether jti is one that accessTokenID made. The op verifies ID
+// tokens like access tokens at userinfo and introspection; ID tokens carry no jti, so this
+// tells them apart.
+func (s *storage) isAccessTokenID(jti string) bool {
+	_, ok := s.clients[jtiClient(jti)]
+	return ok
+}
+
+var errNotAccessToken = errors.New("not an access token")
+
 // jtiClient returns the client named in a jti made by accessTokenID.
 func jtiClient(jti string) string {
 	i := strings.LastIndexByte(jti, '.')

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,12 +56,13 @@ type storage struct {
 	// has the parameters of the most expensive configured hash (see dummyHash).
 	dummyUser, dummyClient string
 
-	mu      sync.Mutex
-	reqs    map[string]*authRequest
-	order   []string          // request ids, oldest first; may hold ids already deleted
-	codes   map[string]string // code -> request id
-	refresh map[string]*refreshToken
-	rotated map[rotatedHash]*grant // refresh tokens that live grants rotated away (replay.go)
+	mu       sync.Mutex
+	reqs     map[string]*authRequest
+	order    []string          // request ids, oldest first; may hold ids already deleted
+	codes    map[string]string // code -> request id
+	refresh  map[string]*refreshToken
+	rotated  map[rotatedHash]*grant        // refresh tokens that live grants rotated away (replay.go)
+	redeemed map[rotatedHash]*redeemedCode // codes redeemed lately (code_replay.go)
 }
 
 var (
@@ -88,6 +90,11 @@ func (s *storage) CreateAuthRequest(_ context.Context, r *oidc.AuthRequest, _ st
 	}
 	if r.ResponseType != oidc.ResponseTypeCode {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("only response_type=code is supported")
+	}
+	// No sign-in session is kept, so a request that may not show the login page cannot
+	// succeed (OpenID Connect Core section 3.1.2.1).
+	if slices.Contains(r.Prompt, oidc.PromptNone) {
+		return nil, oidc.ErrLoginRequired().WithDescription("no sign-in session is kept: send the request without prompt=none")
 	}
 	id, err := randomID()
 	if err != nil {
@@ -176,19 +183,24 @@ func (s *storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest,
 }
 
 // AuthRequestByCode redeems a code: it works once, even when the exchange then fails (a
-// wrong code_verifier), so a stolen code cannot be tried twice.
-func (s *storage) AuthRequestByCode(_ context.Context, code string) (op.AuthRequest, error) {
+// wrong code_verifier), so a stolen code cannot be tried twice. A second use also revokes
+// what the first issued (code_replay.go).
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	id, ok := s.codes[code]
 	if !ok {
+		s.mu.Unlock()
+		s.detectCodeReplay(ctx, code)
 		return nil, errNotFound
 	}
+	defer s.mu.Unlock()
 	a := s.reqs[id]
 	s.deleteLocked(id)
-	if a == nil || a.userID == "" || s.now().Sub(a.codeTime) > authCodeTTL || s.now().Sub(a.created) > authRequestTTL {
+	now := s.now()
+	if a == nil || a.userID == "" || now.Sub(a.codeTime) > authCodeTTL || now.Sub(a.created) > authRequestTTL {
 		return nil, errNotFound
 	}
+	s.rememberCodeLocked(code, a, now)
 	return a, nil
 }
 

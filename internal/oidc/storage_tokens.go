@@ -24,10 +24,16 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	exp := s.now().Add(s.tokenTTL)
+	if r, ok := req.(*authRequest); ok {
+		if err := s.codeIssued(r.code, issuedAccess{jti: id, until: exp.Add(maxClockSkew)}); err != nil {
+			return "", time.Time{}, err
+		}
+	}
 	if err := s.auditIssued(ctx, req, id); err != nil {
 		return "", time.Time{}, err
 	}
-	return id, s.now().Add(s.tokenTTL), nil
+	return id, exp, nil
 }
 
 // CreateAccessAndRefreshTokens issues a refresh token with the access token, rotating
@@ -44,11 +50,15 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		return "", "", time.Time{}, err
 	}
 	t := &refreshToken{id: hashToken(value), expires: now.Add(refreshTokenTTL), audience: []string{s.audience}}
+	var code string
 	switch r := req.(type) {
 	case *authRequest:
 		t.userID, t.clientID, t.scopes, t.authTime = r.userID, r.clientID, r.scopes, r.authTime
+		code = r.code
 	case *refreshRequest:
-		t.userID, t.clientID, t.scopes, t.authTime = r.t.userID, r.t.clientID, r.scopes, r.t.authTime
+		// A refresh that asks for fewer scopes narrows the access token only: the new
+		// refresh token keeps the grant's scopes (RFC 6749 section 6).
+		t.userID, t.clientID, t.scopes, t.authTime = r.t.userID, r.t.clientID, r.t.scopes, r.t.authTime
 	default:
 		return "", "", time.Time{}, oidc.ErrServerError().WithDescription("refresh tokens are issued for sign-ins only")
 	}
@@ -64,15 +74,16 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err := s.auditIssued(ctx, req, accessID); err != nil {
 		return "", "", time.Time{}, err
 	}
-	if err := s.storeRefresh(t, current, issuedAccess{jti: accessID, until: exp.Add(maxClockSkew)}); err != nil {
+	if err := s.storeRefresh(t, current, code, issuedAccess{jti: accessID, until: exp.Add(maxClockSkew)}); err != nil {
 		return "", "", time.Time{}, s.refused(ctx, current, err)
 	}
 	return accessID, value, exp, nil
 }
 
 // storeRefresh stores the new refresh token t with the access token issued with it,
-// rotating the refresh token current away when one is being redeemed.
-func (s *storage) storeRefresh(t *refreshToken, current string, access issuedAccess) error {
+// rotating the refresh token current away when one is being redeemed, or starting a grant
+// linked to the code it was issued from.
+func (s *storage) storeRefresh(t *refreshToken, current, code string, access issuedAccess) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -100,6 +111,9 @@ func (s *storage) storeRefresh(t *refreshToken, current string, access issuedAcc
 		s.rotateLocked(t.grant, current, t.id)
 	} else {
 		t.grant = &grant{current: t.id}
+		if err := s.codeIssuedLocked(code, access, t.grant); err != nil {
+			return err
+		}
 	}
 	t.access = append(t.access, access)
 	s.refresh[t.id] = t
@@ -231,7 +245,11 @@ func (s *storage) SetUserinfoFromScopes(_ context.Context, info *oidc.UserInfo, 
 	return nil
 }
 
+// SetUserinfoFromToken answers for access tokens only (OpenID Connect Core section 5.3).
 func (s *storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
+	if !s.isAccessTokenID(tokenID) {
+		return fmt.Errorf("userinfo: %w", errNotAccessToken)
+	}
 	if s.isRevoked(tokenID) {
 		return fmt.Errorf("userinfo: %w", errRevoked)
 	}
@@ -242,7 +260,12 @@ func (s *storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, t
 	return nil
 }
 
-func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+// SetIntrospectionFromToken answers for access tokens only, and names the client the token
+// was issued to (RFC 7662 section 2.2), not the one asking.
+func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, _ string) error {
+	if !s.isAccessTokenID(tokenID) {
+		return fmt.Errorf("introspection: %w", errNotAccessToken)
+	}
 	if s.isRevoked(tokenID) {
 		return fmt.Errorf("introspection: %w", errRevoked)
 	}
@@ -251,7 +274,7 @@ func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.Intros
 	if !isUser && !isClient {
 		return fmt.Errorf("introspection: %w", errNotFound)
 	}
-	resp.Active, resp.Subject, resp.Username, resp.ClientID = true, subject, subject, clientID
+	resp.Active, resp.Subject, resp.Username, resp.ClientID = true, subject, subject, jtiClient(tokenID)
 	resp.Audience = []string{s.audience}
 	return nil
 }

@@ -21,7 +21,7 @@ func TestAccessLog(t *testing.T) {
 		wantUser   string
 		wantRoute  string
 	}{
-		{name: "allowed", path: "/api/accounts/alice?access_token=" + queryValue, token: true, wantStatus: 200, wantPath: "/api/accounts/alice", wantUser: "alice", wantRoute: "/api/accounts/**"},
+		{name: "allowed", path: "/api/accounts/alice?api_key=" + queryValue, token: true, wantStatus: 200, wantPath: "/api/accounts/alice", wantUser: "alice", wantRoute: "/api/accounts/**"},
 		{name: "denied", path: "/api/payments", token: true, wantStatus: 403, wantPath: "/api/payments", wantUser: "alice", wantRoute: "/api/payments"},
 		{name: "unauthenticated", path: "/api/accounts/alice", wantStatus: 401, wantPath: "/api/accounts/alice", wantRoute: "/api/accounts/**"},
 		{name: "CRLF injection", path: "/public/x%0D%0A%7B%22msg%22:%22forged%22%7D%0D%0A", wantStatus: 400, wantPath: `/public/x{"msg":"forged"}`},

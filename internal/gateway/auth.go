@@ -29,7 +29,7 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		raw, err := authn.BearerToken(r.Header.Get("Authorization"))
+		raw, err := bearerToken(r)
 		var p authn.Principal
 		if err == nil {
 			p, err = g.verifier.Verify(r.Context(), raw)
@@ -49,6 +49,21 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
 	})
+}
+
+// bearerToken reads the request's one access token. A request that sends it twice (two
+// Authorization headers, or one and an access_token query parameter) is invalid_request
+// (RFC 6750 section 3.1), and so is a token in the query alone, which the gateway does not
+// read: the service receives the query string, and a service or a filter in front of the
+// gateway that read the other copy would act for someone the gateway never verified.
+func bearerToken(r *http.Request) (string, error) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		return "", &authn.Error{Code: codeInvalidRequest, Description: "send one Authorization header"}
+	}
+	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
+		return "", &authn.Error{Code: codeInvalidRequest, Description: "send the access token in the Authorization header, not the query string"}
+	}
+	return authn.BearerToken(r.Header.Get("Authorization"))
 }
 
 // authnReason is the public, token-free explanation of an authentication failure.

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"reflect"
 	"strings"
@@ -198,5 +199,50 @@ func assertEvent(t *testing.T, got, want audit.Event) {
 	got.ID, got.Time = "", time.Time{}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("audit event:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestOneAccessTokenPerRequest: RFC 6750 section 3.1 makes a request that carries its token
+// twice invalid_request. Taking one would let the gateway verify a token other than the one
+// a service, or a filter in front of the gateway, reads: the last of two headers, or
+// access_token in a query string that the service receives.
+func TestOneAccessTokenPerRequest(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	client := h.http1Client() // both Authorization headers reach the gateway as sent
+	alice := h.token("alice", []string{"customer"}, "")
+	tina := h.token("tina", []string{"teller"}, "")
+	tests := []struct {
+		name   string
+		query  string
+		authzs []string
+	}{
+		{name: "two headers, valid first", authzs: []string{"Bearer " + alice, "Bearer " + tina}},
+		{name: "two headers, other scheme second", authzs: []string{"Bearer " + alice, "Basic YWxpY2U6cHc="}},
+		{name: "header and query", query: "?access_token=" + tina, authzs: []string{"Bearer " + alice}},
+		{name: "query only", query: "?access_token=" + alice},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, h.url+"/api/accounts/alice"+tt.query, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header["Authorization"] = tt.authzs
+			before := h.hits()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("status: got %d, want 401", resp.StatusCode)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_request"`) {
+				t.Errorf("WWW-Authenticate: got %q, want error=\"invalid_request\"", got)
+			}
+			if !maps.Equal(h.hits(), before) {
+				t.Error("the service saw the request")
+			}
+		})
 	}
 }

@@ -35,7 +35,9 @@
 //     buckets, or with on_redis_error: deny fails closed with 429 and Retry-After; never a 5xx.
 //   - Route guards (guard.go, openapi.go): after routing, a route's ips lists (403,
 //     TCP peer address only, deny wins), CORS (preflights answered without a token) and
-//     methods list (405 with Allow); after authorization, its OpenAPI 3.0 document
+//     methods list (405 with Allow). Every route refuses methods outside GET, HEAD, POST,
+//     PUT, PATCH, DELETE and OPTIONS in upper case (405) and method override headers such
+//     as X-HTTP-Method-Override (400). After authorization, the route's OpenAPI 3.0 document
 //     (kin-openapi): 400 invalid_request naming the rule, never the value, with the
 //     exact validated bytes forwarded. Refusals are audited (kinds "source", "method",
 //     "validation").
@@ -49,7 +51,11 @@
 //     gateway sets X-Bulwark-User, X-Bulwark-Roles and X-Bulwark-Scopes from the verified
 //     token, and sidecars trust them only from the gateway's SPIFFE ID. The Authorization
 //     header is not forwarded to services (it is to the identity provider, which needs
-//     client authentication and bearer tokens on its own endpoints).
+//     client authentication and bearer tokens on its own endpoints). A token sent twice
+//     (two Authorization headers, or an access_token query parameter) is refused.
+//     Headers that name the client's address or the original URL (X-Forwarded-*,
+//     Forwarded, X-Real-IP, True-Client-IP, X-Original-URL…) are dropped in any spelling;
+//     services get the gateway's X-Forwarded-For.
 //   - Audit: every authentication failure and every authorization decision is recorded
 //     before the response is sent. When the record cannot be written the request gets 503
 //     and nothing is forwarded, unless audit.unsafe_fail_open is set.

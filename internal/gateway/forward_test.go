@@ -2,9 +2,14 @@ package gateway
 
 import (
 	"encoding/json"
+	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
 func TestIdentityProviderPassThrough(t *testing.T) {
@@ -173,5 +178,74 @@ func TestOneRequestIDInResponse(t *testing.T) {
 	sent := e.Header.Get("X-Request-Id")
 	if got := resp.Header.Values("X-Request-Id"); len(got) != 1 || got[0] != sent || sent == "" {
 		t.Errorf("response X-Request-Id: got %q, want exactly [%q] (the id sent upstream)", got, sent)
+	}
+}
+
+// TestSpoofedRoutingHeaders: headers that frameworks read as the client's address or the
+// original URL (chi's RealIP, gorilla's ProxyHeaders, Symfony's X-Original-URL) never
+// reach a service from a client, in any spelling; the service sees only the gateway's
+// X-Forwarded-For. Method overrides, which would run another method than the one routed,
+// authorized and audited, are refused.
+func TestSpoofedRoutingHeaders(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	client := h.http1Client() // header names reach the gateway as spelled
+	t.Run("client address and original URL stripped", func(t *testing.T) {
+		req, err := http.NewRequest(http.MethodGet, h.url+"/public/status", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{
+			"X-Real-IP", "x_real_ip", "True-Client-IP", "X-Client-IP", "X-Cluster-Client-IP", "CF-Connecting-IP",
+			"Fastly-Client-IP", "X_Forwarded_For", "x-forwarded_host", "X-Forwarded-Prefix", "X-Forwarded-Port",
+			"Forwarded", "X-Original-URL", "X-Rewrite-URL", "x_original_url",
+		} {
+			req.Header[name] = []string{"spoofed"}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e echoed
+		if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+			t.Fatalf("status %d: %v", resp.StatusCode, err)
+		}
+		for name, v := range e.Header {
+			if strings.Contains(strings.Join(v, ","), "spoofed") {
+				t.Errorf("upstream received %s: %q", name, v)
+			}
+		}
+		if got, want := e.Header.Get("X-Forwarded-For"), "127.0.0.1"; got != want {
+			t.Errorf("X-Forwarded-For: got %q, want %q", got, want)
+		}
+	})
+	for _, name := range []string{"X-HTTP-Method-Override", "x-http-method", "X_Method_Override"} {
+		t.Run("refused "+name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, h.url+"/public/status", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header[name] = []string{"DELETE"}
+			before := h.hits()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status: got %d (%s), want 400", resp.StatusCode, body)
+			}
+			if !maps.Equal(h.hits(), before) {
+				t.Error("the service saw the request")
+			}
+			code, reqID := errorBody(t, body)
+			if code != proxy.CodeBadRequest {
+				t.Errorf("code: got %q, want %q", code, proxy.CodeBadRequest)
+			}
+			if evs := h.auditFor(reqID); len(evs) != 1 || evs[0].Kind != kindMethod || evs[0].Outcome != audit.Deny {
+				t.Errorf("audit: got %+v, want one %s deny", evs, kindMethod)
+			}
+		})
 	}
 }

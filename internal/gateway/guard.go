@@ -25,6 +25,9 @@ const (
 
 	reasonSourceDenied = "the client address may not use this route"
 	reasonMethod       = "method not allowed on this route"
+
+	reasonMethodUnsupported = "the gateway forwards only the methods listed in Allow, in upper case"
+	reasonMethodOverride    = "method override headers (X-HTTP-Method-Override) are refused: send the request with the method itself"
 )
 
 // routeGuard holds what a route checks besides the token: client addresses, CORS, methods
@@ -153,19 +156,43 @@ func (g *Gateway) handleCORS(next http.Handler) http.Handler {
 	})
 }
 
-// allowMethods answers 405 with an Allow header, before authentication, when the route
-// has a methods list without the request's method. The refusal is audited.
+// allowMethods runs before authentication and audits its refusals. It answers 400 to a
+// request whose method override header (X-HTTP-Method-Override…) asks the service to run
+// another method than the one routed and authorized here, and 405 with an Allow header to
+// a method the route's methods list leaves out or, on every route, one the gateway never
+// forwards: anything outside config.RouteMethods (TRACE, CONNECT, WebDAV methods, and
+// lower-case spellings such as "delete", which a policy on "DELETE" does not match but a
+// framework that upper-cases methods serves as DELETE).
 func (g *Gateway) allowMethods(next http.Handler) http.Handler {
+	allowAny := strings.Join(config.RouteMethods, ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gd := g.guardFor(r)
-		if gd == nil || gd.methods == nil || slices.Contains(gd.methods, r.Method) {
+		rt := routeFrom(r.Context())
+		if rt == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !g.record(w, r, audit.Event{Kind: kindMethod, Outcome: audit.Deny, Reason: reasonMethod, Rule: gd.name + ".methods"}) {
+		if proxy.HasMethodOverride(r.Header) {
+			if !g.record(w, r, audit.Event{Kind: kindMethod, Outcome: audit.Deny, Reason: reasonMethodOverride, Rule: rt.name}) {
+				return
+			}
+			proxy.WriteError(w, r, http.StatusBadRequest, proxy.CodeBadRequest, reasonMethodOverride)
 			return
 		}
-		w.Header().Set("Allow", gd.allow)
-		proxy.WriteError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, reasonMethod)
+		reason, rule, allow := reasonMethodUnsupported, rt.name, allowAny
+		if gd := g.guardFor(r); gd != nil && gd.methods != nil {
+			reason, rule, allow = reasonMethod, gd.name+".methods", gd.allow
+			if slices.Contains(gd.methods, r.Method) {
+				next.ServeHTTP(w, r)
+				return
+			}
+		} else if slices.Contains(config.RouteMethods, r.Method) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !g.record(w, r, audit.Event{Kind: kindMethod, Outcome: audit.Deny, Reason: reason, Rule: rule}) {
+			return
+		}
+		w.Header().Set("Allow", allow)
+		proxy.WriteError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, reason)
 	})
 }

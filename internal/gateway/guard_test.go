@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"maps"
 	"net/http"
 	"net/netip"
@@ -267,5 +268,49 @@ func TestSourceAllowed(t *testing.T) {
 		if rule != tt.rule || ok != tt.ok {
 			t.Errorf("%s: got (%q, %v), want (%q, %v)", tt.remote, rule, ok, tt.rule, tt.ok)
 		}
+	}
+}
+
+// TestMethodsTheGatewayNeverForwards: on a route without a methods list, TRACE, CONNECT,
+// unknown methods and lower-case spellings of known ones (which a policy on "DELETE"
+// would not match, but a framework that upper-cases methods would serve as DELETE) get
+// 405 with the methods the gateway forwards, audited, and no service sees them.
+func TestMethodsTheGatewayNeverForwards(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	client := h.http1Client() // HTTP/1.1: CONNECT with a path, as a client can send it
+	for _, method := range []string{"TRACE", "CONNECT", "TRACK", "PROPFIND", "delete", "get"} {
+		t.Run(method, func(t *testing.T) {
+			req, err := http.NewRequest(method, h.url+"/public/x", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := h.hits()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Fatalf("status: got %d (%s), want 405", resp.StatusCode, body)
+			}
+			if got, want := resp.Header.Get("Allow"), "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"; got != want {
+				t.Errorf("Allow: got %q, want %q", got, want)
+			}
+			if !maps.Equal(h.hits(), before) {
+				t.Error("the service saw the request")
+			}
+			code, reqID := errorBody(t, body)
+			if code != codeMethodNotAllowed {
+				t.Errorf("code: got %q, want %q", code, codeMethodNotAllowed)
+			}
+			evs := h.auditFor(reqID)
+			if len(evs) != 1 || evs[0].Kind != kindMethod || evs[0].Outcome != audit.Deny || evs[0].Rule != "gateway.routes[3]" {
+				t.Errorf("audit: got %+v, want one %s deny by gateway.routes[3]", evs, kindMethod)
+			}
+		})
+	}
+	if resp, body := h.send("PUT", "/public/x", "", "", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("PUT on a route without a methods list: got %d (%s), want 200", resp.StatusCode, body)
 	}
 }

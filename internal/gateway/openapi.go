@@ -113,16 +113,8 @@ func (v *apiValidator) check(r *http.Request) *rejection {
 	if rej != nil {
 		return rej
 	}
-	if ct := r.Header.Get("Content-Type"); len(data) > 0 && ct != "" {
-		// openapi3filter would cut a malformed type at ";" and take the rest on trust.
-		if _, _, err := mime.ParseMediaType(ct); err != nil {
-			return invalid("the Content-Type header is not a valid media type")
-		}
-	}
-	if len(data) > 0 && isJSON(r.Header.Get("Content-Type")) {
-		if err := checkJSON(data); err != nil {
-			return invalid("request body " + err.Error())
-		}
+	if rej := checkBody(r.Header.Values("Content-Type"), data); rej != nil {
+		return rej
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: rt, Options: v.options}
 	err = openapi3filter.ValidateRequest(r.Context(), in)
@@ -151,10 +143,11 @@ func routeRejection(err error, v *apiValidator, r *http.Request) *rejection {
 	return &rejection{status: http.StatusNotFound, code: proxy.CodeNotFound, message: "the route's API document has no operation for this path"}
 }
 
-// checkQuery refuses a query string that does not parse, and query parameters the
-// operation does not declare: like additionalProperties: false for a body, so that
-// nothing undeclared reaches the service. (An exploded form object, whose properties are
-// the parameter names, turns the check off for its operation.)
+// checkQuery refuses a query string that does not parse, a parameter that is not an
+// array given more than once, and query parameters the operation does not declare: like
+// additionalProperties: false for a body, so that nothing undeclared reaches the service.
+// (An exploded form object, whose properties are the parameter names, turns the check off
+// for its operation.)
 func checkQuery(r *http.Request, rt *routers.Route) *rejection {
 	if r.URL.RawQuery == "" {
 		return nil
@@ -163,7 +156,7 @@ func checkQuery(r *http.Request, rt *routers.Route) *rejection {
 	if err != nil {
 		return invalid("the query string is not valid form encoding")
 	}
-	declared := map[string]bool{}
+	declared := map[string]bool{} // name → may be repeated (an array)
 	var deep []string
 	for _, ps := range []openapi3.Parameters{rt.PathItem.Parameters, rt.Operation.Parameters} {
 		for _, ref := range ps {
@@ -171,7 +164,7 @@ func checkQuery(r *http.Request, rt *routers.Route) *rejection {
 			if p == nil || p.In != openapi3.ParameterInQuery {
 				continue
 			}
-			declared[p.Name] = true
+			declared[p.Name] = p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type.Is(openapi3.TypeArray)
 			if p.Style == openapi3.SerializationDeepObject {
 				deep = append(deep, p.Name+"[")
 			}
@@ -182,7 +175,12 @@ func checkQuery(r *http.Request, rt *routers.Route) *rejection {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(q)) {
-		if declared[name] || slices.ContainsFunc(deep, func(pre string) bool { return strings.HasPrefix(name, pre) }) {
+		repeatable, ok := declared[name]
+		switch {
+		case ok && !repeatable && len(q[name]) > 1:
+			// The validator checks the first value; many frameworks read the last.
+			return invalid(fmt.Sprintf("query parameter %q is given more than once", publicName(name)))
+		case ok, slices.ContainsFunc(deep, func(pre string) bool { return strings.HasPrefix(name, pre) }):
 			continue
 		}
 		return invalid(fmt.Sprintf("query parameter %q is not declared by the operation", publicName(name)))
@@ -222,10 +220,33 @@ func resetBody(r *http.Request, data []byte) {
 	r.Body, _ = r.GetBody()
 }
 
-// isJSON reports whether a Content-Type is JSON (application/json or a +json type).
-func isJSON(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+// checkBody refuses a body that the service could read otherwise than the gateway
+// validates it: under a second Content-Type header (some servers read the last, the
+// validator the first), a malformed media type (which openapi3filter would cut at ";" and
+// take the rest on trust), or JSON that checkJSON refuses or that claims a charset other
+// than UTF-8 (a service that honours it would decode other characters, and in Shift_JIS
+// a backslash can vanish into the byte before it and end a string early).
+func checkBody(types []string, data []byte) *rejection {
+	if len(types) > 1 {
+		return invalid("the request has more than one Content-Type header; send one")
+	}
+	if len(data) == 0 || len(types) == 0 {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(types[0])
+	if err != nil {
+		return invalid("the Content-Type header is not a valid media type")
+	}
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return nil
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return invalid("a JSON body must be UTF-8 (RFC 8259): leave out the charset parameter or set it to utf-8")
+	}
+	if err := checkJSON(data); err != nil {
+		return invalid("request body " + err.Error())
+	}
+	return nil
 }
 
 func invalid(msg string) *rejection {

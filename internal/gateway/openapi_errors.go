@@ -144,11 +144,15 @@ func mediaType(ct string) string {
 	return strings.ToLower(strings.TrimSpace(mt))
 }
 
-// checkJSON accepts exactly one JSON value, with no duplicate member name in any object
+// checkJSON accepts exactly one JSON value, in valid UTF-8, with no duplicate member name in any object
 // and at most maxJSONDepth levels. Duplicates are refused because JSON parsers disagree on
 // them (first wins, last wins): the gateway and the service must read the same document.
 // openapi3filter's decoder would take the last and ignore trailing data.
 func checkJSON(data []byte) error {
+	if !utf8.Valid(data) {
+		// encoding/json would read invalid bytes as U+FFFD; a service may not.
+		return errors.New("is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	type frame struct {

@@ -144,6 +144,7 @@ func TestCheckJSON(t *testing.T) {
 		{`   `, "is not valid JSON"},
 		{`{"a":1`, "is not valid JSON"},
 		{string(deep), "is nested deeper than 64 levels"},
+		{"{\"note\":\"caf\xe9\"}", "is not valid UTF-8"}, // Latin-1: one reading here, another there
 	}
 	for _, tt := range tests {
 		got := ""

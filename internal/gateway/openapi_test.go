@@ -52,7 +52,11 @@ func TestOpenAPIValidation(t *testing.T) {
 			"request body holds more than one JSON value", "gateway.routes[0].openapi"},
 		{"undeclared query parameter", "POST", "/api/payments?debug=1", "application/json", `{"from":"A-1001","to":"A-1002","amount":5}`, 400, "invalid_request",
 			`query parameter "debug" is not declared by the operation`, "gateway.routes[0].openapi"},
+		{"JSON in another charset", "POST", "/api/payments", "application/json; charset=shift_jis", `{"from":"A-1001","to":"A-1002","amount":5}`, 400, "invalid_request",
+			"a JSON body must be UTF-8", "gateway.routes[0].openapi"},
 		{"list accounts", "GET", "/api/accounts?limit=10", "", "", 200, "", "", ""},
+		{"repeated query parameter", "GET", "/api/accounts?limit=1&limit=1000", "", "", 400, "invalid_request",
+			`query parameter "limit" is given more than once`, "gateway.routes[1].openapi"},
 		{"limit not an integer", "GET", "/api/accounts?limit=abc", "", "", 400, "invalid_request",
 			`query parameter "limit" is not in the form its schema describes`, "gateway.routes[1].openapi"},
 		{"limit 0", "GET", "/api/accounts?limit=0", "", "", 400, "invalid_request",
@@ -163,6 +167,27 @@ func TestOpenAPIAfterAuth(t *testing.T) {
 		if resp.StatusCode != tc.want || (tc.want != 400 && strings.Contains(string(body), "memo")) {
 			t.Errorf("%s: got %d %s, want %d", tc.name, resp.StatusCode, body, tc.want)
 		}
+	}
+}
+
+// TestOpenAPIOneContentType: with two Content-Type headers the gateway would validate the
+// body as the first while a service that reads the last (gunicorn's CONTENT_TYPE) parsed
+// it as another type, e.g. as a form whose fields the schema never saw.
+func TestOpenAPIOneContentType(t *testing.T) {
+	h := newGuardHarness(t)
+	req, err := http.NewRequest(http.MethodPost, h.url+"/api/payments", strings.NewReader(`{"from":"A-1001","to":"A-1002","amount":5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.token("alice", []string{"customer"}, ""))
+	req.Header["Content-Type"] = []string{"application/json", "application/x-www-form-urlencoded"}
+	before := h.hits()
+	resp, body := h.do(req)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "more than one Content-Type header") {
+		t.Errorf("got %d %s, want 400 naming the repeated Content-Type", resp.StatusCode, body)
+	}
+	if !maps.Equal(h.hits(), before) {
+		t.Error("the service saw the request")
 	}
 }
 

@@ -40,6 +40,7 @@ func (g *Gateway) newUpstream(o Options, name string, peer proxy.Peer) (*proxy.U
 func rewrite(pr *httputil.ProxyRequest) {
 	ctx := pr.In.Context()
 	h := pr.Out.Header
+	proxy.StripForwardingHeaders(h) // the client's copies, in spellings ReverseProxy keeps
 	pr.SetXForwarded()
 	proxy.StripIdentityHeaders(h)
 	h.Set(proxy.HeaderRequestID, proxy.RequestIDFrom(ctx))

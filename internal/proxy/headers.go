@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -23,12 +24,30 @@ const (
 // identityPrefix matches every identity header, including ones Bulwark may add later.
 const identityPrefix = "x-bulwark-"
 
+// Headers that apps and their frameworks read instead of what the request itself says,
+// trusting that a proxy in front set them: the client's address (chi's RealIP, gorilla's
+// ProxyHeaders, Express's trust proxy), the original URL (Symfony, Zend and IIS's
+// X-Original-URL) and the method (X-HTTP-Method-Override: gorilla, ASP.NET Core, Express
+// method-override). Names are lower case with "-"; headerKey folds a spelling onto them.
+var (
+	forwardingPrefix  = "x-forwarded-"
+	forwardingHeaders = []string{
+		"forwarded", "x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip",
+		"cf-connecting-ip", "fastly-client-ip", "x-original-url", "x-rewrite-url",
+	}
+	methodOverrideHeaders = []string{"x-http-method-override", "x-http-method", "x-method-override"}
+)
+
+// headerKey is how an app framework may read a header name: case ignored and "_" read as
+// "-", because CGI-style frameworks map X_Real_IP to the same variable as X-Real-IP.
+func headerKey(name string) string {
+	return strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+}
+
 // IsIdentityHeader reports whether name is, or could be read by some app framework as, an
-// identity header. Comparison ignores case and treats "_" as "-", because CGI-style
-// frameworks map X_Bulwark_User to the same variable as X-Bulwark-User.
+// identity header (see headerKey).
 func IsIdentityHeader(name string) bool {
-	n := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
-	return strings.HasPrefix(n, identityPrefix)
+	return strings.HasPrefix(headerKey(name), identityPrefix)
 }
 
 // StripIdentityHeaders deletes every identity header from h, in any spelling.
@@ -38,4 +57,28 @@ func StripIdentityHeaders(h http.Header) {
 			delete(h, name)
 		}
 	}
+}
+
+// StripForwardingHeaders deletes, in any spelling, every header that names the client's
+// address or the original URL: X-Forwarded-*, Forwarded, X-Real-IP, True-Client-IP and
+// the like, X-Original-URL and X-Rewrite-URL. A proxy calls it before setting its own
+// X-Forwarded-For, so an app reads the address the proxy saw and the path it routed.
+func StripForwardingHeaders(h http.Header) {
+	for name := range h {
+		k := headerKey(name)
+		if strings.HasPrefix(k, forwardingPrefix) || slices.Contains(forwardingHeaders, k) {
+			delete(h, name)
+		}
+	}
+}
+
+// HasMethodOverride reports whether h holds, in any spelling, a header that asks an app to
+// run another method than the request's (X-HTTP-Method-Override and its variants).
+func HasMethodOverride(h http.Header) bool {
+	for name := range h {
+		if slices.Contains(methodOverrideHeaders, headerKey(name)) {
+			return true
+		}
+	}
+	return false
 }

@@ -20,14 +20,12 @@ const (
 	kindMethod     = "method"     // a method the route (or its API document) does not accept
 	kindValidation = "validation" // a request that does not match the route's API document
 
-	codeMethodNotAllowed = "method_not_allowed"
-	codeInvalidRequest   = "invalid_request"
+	codeInvalidRequest = "invalid_request"
 
 	reasonSourceDenied = "the client address may not use this route"
 	reasonMethod       = "method not allowed on this route"
 
 	reasonMethodUnsupported = "the gateway forwards only the methods listed in Allow, in upper case"
-	reasonMethodOverride    = "method override headers (X-HTTP-Method-Override) are refused: send the request with the method itself"
 )
 
 // routeGuard holds what a route checks besides the token: client addresses, CORS, methods
@@ -172,10 +170,10 @@ func (g *Gateway) allowMethods(next http.Handler) http.Handler {
 			return
 		}
 		if proxy.HasMethodOverride(r.Header) {
-			if !g.record(w, r, audit.Event{Kind: kindMethod, Outcome: audit.Deny, Reason: reasonMethodOverride, Rule: rt.name}) {
+			if !g.record(w, r, audit.Event{Kind: kindMethod, Outcome: audit.Deny, Reason: proxy.ReasonMethodOverride, Rule: rt.name}) {
 				return
 			}
-			proxy.WriteError(w, r, http.StatusBadRequest, proxy.CodeBadRequest, reasonMethodOverride)
+			proxy.WriteError(w, r, http.StatusBadRequest, proxy.CodeBadRequest, proxy.ReasonMethodOverride)
 			return
 		}
 		reason, rule, allow := reasonMethodUnsupported, rt.name, allowAny
@@ -193,6 +191,6 @@ func (g *Gateway) allowMethods(next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("Allow", allow)
-		proxy.WriteError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, reason)
+		proxy.WriteError(w, r, http.StatusMethodNotAllowed, proxy.CodeMethodNotAllowed, reason)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
 // guardConfig puts the bank's own OpenAPI documents, a methods list, CORS and ips lists
@@ -135,8 +136,8 @@ func TestMethodAllowList(t *testing.T) {
 				return // no body to read the request id from
 			}
 			code, reqID := errorBody(t, body)
-			if code != codeMethodNotAllowed {
-				t.Errorf("code: got %q, want %q", code, codeMethodNotAllowed)
+			if code != proxy.CodeMethodNotAllowed {
+				t.Errorf("code: got %q, want %q", code, proxy.CodeMethodNotAllowed)
 			}
 			evs := h.auditFor(reqID)
 			if len(evs) != 1 || evs[0].Kind != kindMethod || evs[0].Outcome != audit.Deny || evs[0].Method != tt.method {
@@ -301,8 +302,8 @@ func TestMethodsTheGatewayNeverForwards(t *testing.T) {
 				t.Error("the service saw the request")
 			}
 			code, reqID := errorBody(t, body)
-			if code != codeMethodNotAllowed {
-				t.Errorf("code: got %q, want %q", code, codeMethodNotAllowed)
+			if code != proxy.CodeMethodNotAllowed {
+				t.Errorf("code: got %q, want %q", code, proxy.CodeMethodNotAllowed)
 			}
 			evs := h.auditFor(reqID)
 			if len(evs) != 1 || evs[0].Kind != kindMethod || evs[0].Outcome != audit.Deny || evs[0].Rule != "gateway.routes[3]" {

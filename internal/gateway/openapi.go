@@ -137,7 +137,7 @@ func routeRejection(err error, v *apiValidator, r *http.Request) *rejection {
 				methods = append(methods, m)
 			}
 		}
-		return &rejection{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
+		return &rejection{status: http.StatusMethodNotAllowed, code: proxy.CodeMethodNotAllowed,
 			message: "the route's API document has no " + r.Method + " operation for this path", allow: strings.Join(methods, ", ")}
 	}
 	return &rejection{status: http.StatusNotFound, code: proxy.CodeNotFound, message: "the route's API document has no operation for this path"}

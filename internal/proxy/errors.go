@@ -15,6 +15,8 @@ const (
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
 	CodeUpgradeRefused  = "upgrade_refused"
+	// CodeMethodNotAllowed goes with 405 and an Allow header.
+	CodeMethodNotAllowed = "method_not_allowed"
 )
 
 // ErrorBody is the JSON every Bulwark component answers errors with.

@@ -72,6 +72,9 @@ func StripForwardingHeaders(h http.Header) {
 	}
 }
 
+// ReasonMethodOverride is the public reason of a request refused for HasMethodOverride.
+const ReasonMethodOverride = "method override headers (X-HTTP-Method-Override) are refused: send the request with the method itself"
+
 // HasMethodOverride reports whether h holds, in any spelling, a header that asks an app to
 // run another method than the request's (X-HTTP-Method-Override and its variants).
 func HasMethodOverride(h http.Header) bool {

@@ -57,6 +57,10 @@ func callerFrom(ctx context.Context) (caller, bool) {
 	return c, ok
 }
 
+// reasonAuditLost is the public message of a request refused because its decision could not
+// be recorded.
+const reasonAuditLost = "the decision could not be audited; try again later"
+
 // errNoPeerID is only reachable if the TLS config stopped requiring client SVIDs.
 var errNoPeerID = errors.New("no verified peer certificate")
 
@@ -93,7 +97,7 @@ func (in *inbound) authorize(next http.Handler) http.Handler {
 		st := in.state.Load()
 		v := st.engine.DecideWorkload(workloadRequest(in.service, r, c))
 		if !in.record(r, c, v, st.failOpen) {
-			proxy.WriteError(w, r, http.StatusServiceUnavailable, proxy.CodeUnavailable, "the decision could not be audited; try again later")
+			proxy.WriteError(w, r, http.StatusServiceUnavailable, proxy.CodeUnavailable, reasonAuditLost)
 			return
 		}
 		if !v.Allow {
@@ -113,31 +117,38 @@ func (in *inbound) record(r *http.Request, c caller, v authz.Verdict, failOpen b
 		outcome = audit.Allow
 	}
 	ev := audit.Event{
-		Kind:      audit.KindAuthz,
-		Component: in.component,
-		Outcome:   outcome,
-		Reason:    v.Reason,
-		Rule:      allowRule(v),
-		Policies:  v.Policies,
-		RequestID: proxy.RequestIDFrom(r.Context()),
-		TraceID:   tracing.TraceID(r.Context()),
-		Source:    proxy.SourceIP(r.RemoteAddr),
-		Caller:    c.ID.String(),
-		User:      c.User,
-		Method:    r.Method,
-		Path:      r.URL.Path,
+		Kind:     audit.KindAuthz,
+		Outcome:  outcome,
+		Reason:   v.Reason,
+		Rule:     allowRule(v),
+		Policies: v.Policies,
+		Caller:   c.ID.String(),
+		User:     c.User,
 	}
 	if v.Allow {
 		ev.WouldDeny, ev.DryRun = v.WouldDeny, v.DryRun
 	}
 	in.logVerdict(r, v)
+	return in.recordEvent(r, ev, failOpen)
+}
+
+// recordEvent fills the request fields of ev (component, request and trace ids, source,
+// method, path), records it and reports whether the request may go on: false when the event
+// was lost and the operator did not opt into failing open.
+func (in *inbound) recordEvent(r *http.Request, ev audit.Event, failOpen bool) bool {
+	ev.Component = in.component
+	ev.RequestID = proxy.RequestIDFrom(r.Context())
+	ev.TraceID = tracing.TraceID(r.Context())
+	ev.Source = proxy.SourceIP(r.RemoteAddr)
+	ev.Method = r.Method
+	ev.Path = r.URL.Path
 	// A peer that hangs up must not cancel the record of the decision made about it.
 	err := in.audit.Record(context.WithoutCancel(r.Context()), ev)
 	if err == nil {
 		return true
 	}
 	in.log.ErrorContext(r.Context(), "audit record failed",
-		slog.String("request_id", ev.RequestID), slog.String("outcome", outcome),
+		slog.String("request_id", ev.RequestID), slog.String("outcome", ev.Outcome),
 		slog.Bool("fail_open", failOpen), slog.String("error", err.Error()))
 	return failOpen
 }

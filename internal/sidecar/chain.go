@@ -17,6 +17,7 @@ func inboundChain(in *inbound, app http.Handler) http.Handler {
 		in.metrics.Instrument("inbound"), // request count and latency by status
 		proxy.Canonical,                  // 400 for any path with two readings
 		proxy.RefuseUpgrade,              // 501: no raw tunnel past the checks below
+		in.allowMethods,                  // 405 outside config.RouteMethods, 400 for method overrides (audited)
 		in.authorize,                     // allow rules on caller, method, path; audit every decision
 	)
 	// app: identity headers rewritten (setIdentityHeaders), then the app's socket.

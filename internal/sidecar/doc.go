@@ -15,13 +15,19 @@
 //  3. canonical path: a path with dot segments, doubled slashes, encoded slashes or dots,
 //     backslashes or control characters is refused with a JSON 400 (code "bad_request"),
 //     so policy and the app always read the same path.
-//  4. authorize: the caller's SPIFFE ID is taken from the verified peer certificate and the
+//  4. methods: a method outside GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS in upper
+//     case (TRACE, CONNECT, WebDAV, "delete") is refused with a JSON 405 (code
+//     "method_not_allowed") and an Allow header, and a method override header
+//     (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, in any spelling) with a
+//     JSON 400 (code "bad_request"), even under an allow rule on "*". Each refusal is an
+//     audit event (kind "method"); when it cannot be recorded the request gets 503 as in 5.
+//  5. authorize: the caller's SPIFFE ID is taken from the verified peer certificate and the
 //     service's allow rules (bulwark.yaml services[].allow) decide on caller, method and
 //     path, deny by default. Every decision, allow and deny, is recorded as an audit event
 //     (kind "authz", component "sidecar/<service>"). When the event cannot be recorded the
 //     request is refused with a JSON 503 (code "unavailable") unless audit.unsafe_fail_open
 //     is set. A deny is a JSON 403 (code "forbidden").
-//  5. proxy to the app over its unix socket (or its loopback http upstream), with the
+//  6. proxy to the app over its unix socket (or its loopback http upstream), with the
 //     identity headers rewritten as below.
 //
 // # Identity headers the app receives
@@ -35,6 +41,10 @@
 //     the caller is the gateway (spiffe://<trust_domain>/svc/gateway), which set them from a
 //     verified access token; from any other caller they never reach the app.
 //   - X-Request-Id: the request id of step 1.
+//   - X-Forwarded-For, X-Forwarded-Proto: the gateway's, when the caller is the gateway.
+//     Every other header that names the client's address or the original URL
+//     (X-Forwarded-*, Forwarded, X-Real-IP, True-Client-IP, X-Original-URL…, any
+//     spelling: proxy.StripForwardingHeaders) is dropped.
 //
 // Other headers, Authorization included, pass through unchanged.
 //

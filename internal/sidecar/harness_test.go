@@ -28,7 +28,8 @@ import (
 )
 
 // bankYAML is a small bank mesh. ledger may be read by accounts and the gateway and
-// written by payments; notifications may be called by payments only.
+// written by payments; notifications may be called by payments only, with any method
+// under /hooks.
 func bankYAML(dir string, o meshOpts) string {
 	return fmt.Sprintf(`
 trust_domain: bank.local
@@ -63,6 +64,9 @@ services:
       - caller: payments
         methods: [POST]
         paths: ["/events"]
+      - caller: payments
+        methods: ["*"]
+        paths: ["/hooks/**"]
 `, dir, o.ledgerUpstream, o.failOpen, o.ledgerResilience)
 }
 

@@ -63,11 +63,14 @@ func newAppProxy(cfg *config.Config, svc *config.Service, log *slog.Logger, trac
 
 // setIdentityHeaders runs after the reverse proxy removed hop-by-hop headers from pr.Out, so
 // a header named in the client's Connection header cannot remove what is set here. Every
-// identity header the client sent, in any spelling, is dropped; the sidecar then sets the
-// caller and, for the gateway only, the end user it vouches for.
+// identity header and every header that names the client's address or the original URL
+// (proxy.StripForwardingHeaders) the client sent, in any spelling, is dropped; the sidecar
+// then sets the caller and, for the gateway only, the end user it vouches for and the
+// client address it saw.
 func setIdentityHeaders(pr *httputil.ProxyRequest) {
 	h := pr.Out.Header
 	proxy.StripIdentityHeaders(h)
+	proxy.StripForwardingHeaders(h) // ReverseProxy drops X-Forwarded-* only in canonical spelling
 	c, ok := callerFrom(pr.In.Context())
 	if !ok {
 		// authorize always runs first; without a caller the app learns nothing.
@@ -77,7 +80,7 @@ func setIdentityHeaders(pr *httputil.ProxyRequest) {
 	setIfNotEmpty(h, proxy.HeaderUser, c.User)
 	setIfNotEmpty(h, proxy.HeaderRoles, c.Roles)
 	setIfNotEmpty(h, proxy.HeaderScopes, c.Scopes)
-	// ReverseProxy drops X-Forwarded-* before Rewrite; only the gateway's copy is trusted.
+	// Only the gateway's copy is trusted, as read by authorize before the strip above.
 	setIfNotEmpty(h, "X-Forwarded-For", c.ForwardedFor)
 	setIfNotEmpty(h, "X-Forwarded-Proto", c.ForwardedProto)
 }

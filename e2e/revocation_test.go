@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -169,6 +170,14 @@ func signInOffline(t *testing.T, user string) (access, refresh string) {
 	if err != nil || loc.Query().Get("id") == "" {
 		t.Fatalf("authorize: status %d, want a redirect to the login page", resp.StatusCode)
 	}
+	// The login form is only taken from the browser that opened its page (a cookie).
+	if hc.Jar, err = cookiejar.New(nil); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = hc.Get(loc.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	resp, err = hc.PostForm(env.ep.Issuer+"/login", url.Values{"id": {loc.Query().Get("id")}, "username": {user}, "password": {creds.Users[user]}})
 	if err != nil {
 		t.Fatal(err)

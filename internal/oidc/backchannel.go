@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 )
 
@@ -38,7 +39,47 @@ func guardBackchannel(w http.ResponseWriter, r *http.Request, rest string) bool 
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send parameters in the request body or the Authorization header, never in the URL")
 		return false
 	}
+	if rest != userinfoPath {
+		if msg := clientAuthConflict(r); msg != "" {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", msg)
+			return false
+		}
+	}
 	return true
+}
+
+// clientAuthConflict returns why a request does not authenticate its client one way only
+// (RFC 6749 section 2.3.1), or "". The op takes the client from the Authorization header
+// when there is one and the rest from the body, so HTTP Basic for one client next to
+// another's client_id in the body must never reach it. A parameter sent twice is refused
+// too (RFC 6749 section 3.2).
+func clientAuthConflict(r *http.Request) string {
+	if err := r.ParseForm(); err != nil {
+		return "the request body could not be read as a form"
+	}
+	form := r.PostForm
+	for _, k := range []string{"client_id", "client_secret", "client_assertion"} {
+		if len(form[k]) > 1 {
+			return k + " is sent more than once"
+		}
+	}
+	id, _, basic := r.BasicAuth()
+	methods := 0
+	for _, used := range []bool{basic, form.Has("client_secret"), form.Has("client_assertion")} {
+		if used {
+			methods++
+		}
+	}
+	if methods > 1 {
+		return "use one client authentication method: HTTP Basic, or client_id and client_secret in the body, not both"
+	}
+	if basic && form.Has("client_id") {
+		// The op form-decodes the Basic credentials (RFC 6749 section 2.3.1).
+		if id, err := url.QueryUnescape(id); err != nil || id != form.Get("client_id") {
+			return "client_id in the body names another client than the Authorization header"
+		}
+	}
+	return ""
 }
 
 // writeOAuthError answers with an RFC 6749 section 5.2 error; code and description are

@@ -8,7 +8,7 @@
 //	GET       /oidc/.well-known/openid-configuration   discovery
 //	GET       /oidc/keys                                JWKS (one ES256 P-256 key)
 //	GET       /oidc/authorize                           authorization endpoint (response_type=code only)
-//	GET, POST /oidc/login?id=<request>                  login page (server-rendered form, no script)
+//	GET, POST /oidc/login?id=<request>                  login page (server-rendered form, no script, bound to the browser)
 //	POST      /oidc/oauth/token                         token endpoint
 //	POST      /oidc/revoke                              revocation (refresh and access tokens)
 //	POST      /oidc/oauth/introspect                    introspection (authenticated clients)
@@ -26,9 +26,24 @@
 //
 // The op's /authorize/callback is not served: a successful login POST answers with the
 // redirect to the client itself, so an authorization request id alone never yields a code.
-// No CORS headers are sent. Discovery lists what the op can do (implicit, jwt-bearer,
-// device authorization); the clients here refuse all of it but code, refresh and client
-// credentials.
+// No CORS headers are sent. Discovery lists only what is accepted: response type code,
+// response modes query and fragment, grants authorization_code, refresh_token and
+// client_credentials, client_secret_basic/post (and none for public clients) at the token
+// and revocation endpoints, client_secret_basic at introspection, no request objects
+// (request_uri_parameter_supported false) and no device authorization endpoint.
+// At /authorize, request_uri is refused (request_uri_not_supported), request too
+// (request_not_supported), and any response_mode but query and fragment (invalid_request):
+// form_post would need an inline script on the login page, whose CSP allows none.
+//
+// The login page binds its sign-in to the browser that opened it: the first GET sets a
+// cookie __Secure-bulwark-login-<request id> (random, HttpOnly, Secure, SameSite=Lax,
+// Path <issuer path>/login, 10 minutes, deleted on success), and the page (GET) and the
+// form (POST) are refused (400) without it, so a sign-in cannot be completed from another
+// browser or by a cross-site form (login CSRF). A refused POST is audited and checks no
+// password. The token, revocation and introspection endpoints take one client
+// authentication method per request (RFC 6749 section 2.3.1): HTTP Basic next to
+// client_secret or client_assertion in the body, a body client_id naming another client
+// than the Basic one, or client_id / client_secret sent twice, is invalid_request.
 //
 // Grants and rules:
 //   - Authorization code with PKCE, code_challenge_method S256 only, for every client:

@@ -18,7 +18,8 @@ func pkceS256(t *testing.T) string {
 	return oauth2.GenerateVerifier()
 }
 
-// startLogin sends an authorization request and returns the login request id.
+// startLogin sends an authorization request, opens the login page it redirects to (which
+// binds the request to e.hc's cookie jar), and returns the login request id.
 func (e *env) startLogin(t *testing.T, client, redirect, scope, verifier string) (string, url.Values) {
 	t.Helper()
 	q := url.Values{"client_id": {client}, "redirect_uri": {redirect}, "response_type": {"code"},
@@ -32,6 +33,9 @@ func (e *env) startLogin(t *testing.T, client, redirect, scope, verifier string)
 	id := loc.Query().Get("id")
 	if loc.Path != "/oidc/login" || id == "" {
 		t.Fatalf("authorize redirected to %s, want the login page", loc.Path)
+	}
+	if resp, _ := e.get(loc.String()); resp.StatusCode != http.StatusOK {
+		t.Fatalf("login page: status %d, want 200", resp.StatusCode)
 	}
 	return id, q
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -110,6 +111,7 @@ func newEnv(t *testing.T) *env {
 	e.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(e.srv.Close)
 	e.hc = e.srv.Client()
+	e.hc.Jar, _ = cookiejar.New(nil) // the login form needs the cookie its page set
 	e.issuer = e.srv.URL + "/oidc"
 	e.restart()
 	t.Cleanup(func() {
@@ -167,16 +169,22 @@ func (e *env) do(method, rawURL string, form url.Values) (*http.Response, string
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return e.send(e.t, req)
+}
+
+// send sends req without following redirects and returns the answer and its body.
+func (e *env) send(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
 	c := *e.hc
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, rawURL, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.t.Fatalf("read body: %v", err)
+		t.Fatalf("read body: %v", err)
 	}
 	return resp, string(b)
 }

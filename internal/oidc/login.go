@@ -16,12 +16,13 @@ const (
 	maxFormBytes = 8 << 10
 
 	// One message for a wrong user name and a wrong password, on purpose.
-	msgInvalid  = "Invalid user name or password."
-	msgExpired  = "This sign-in request is unknown or has expired. Start again from your application."
-	msgTooMany  = "Too many failed attempts. Start again from your application."
-	msgLocked   = "Too many failed sign-ins for this user name. Try again in 15 minutes."
-	msgBusy     = "Too many sign-ins in progress. Try again in a moment."
-	msgBadInput = "The form could not be read."
+	msgInvalid      = "Invalid user name or password."
+	msgExpired      = "This sign-in request is unknown or has expired. Start again from your application."
+	msgTooMany      = "Too many failed attempts. Start again from your application."
+	msgLocked       = "Too many failed sign-ins for this user name. Try again in 15 minutes."
+	msgBusy         = "Too many sign-ins in progress. Try again in a moment."
+	msgBadInput     = "The form could not be read."
+	msgOtherBrowser = "This sign-in was started in another browser. Start again from your application."
 )
 
 const loginHTML = `<!doctype html>
@@ -73,6 +74,16 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 			p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgExpired})
 			return
 		}
+		ok, err := p.bindBrowser(w, r, id)
+		if err != nil {
+			p.log.Error("oidc login page", "error", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		if !ok {
+			p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgOtherBrowser})
+			return
+		}
 		p.renderLogin(w, http.StatusOK, loginData{ID: id})
 	case http.MethodPost:
 		p.checkLogin(w, r)
@@ -92,6 +103,12 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 	a, ok := p.st.pending(id)
 	if !ok || a.Done() {
 		p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgExpired})
+		return
+	}
+	if !p.sameBrowser(r, id) {
+		p.log.Info("oidc login refused: posted from another browser than the one that opened the page", "client_id", a.clientID, "source", r.RemoteAddr)
+		p.auditLogin(r, audit.Deny, "", "sign-in refused: login form posted from another browser than the one that opened it, client "+a.clientID)
+		p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgOtherBrowser})
 		return
 	}
 	name, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
@@ -142,6 +159,7 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.Info("oidc login", "user", u.name, "client_id", a.clientID, "source", r.RemoteAddr)
 	p.auditLogin(r, audit.Allow, u.name, "signed in, client "+a.clientID)
+	p.forgetBrowser(w, id)
 	op.AuthResponse(done, p.op, w, r.WithContext(op.ContextWithIssuer(r.Context(), p.issuer)))
 }
 

@@ -180,6 +180,10 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveLogin(w, r)
 	case "/authorize/callback":
 		http.NotFound(w, r)
+	case oidc.DiscoveryEndpoint:
+		p.serveDiscovery(w, r)
+	case authorizePath:
+		p.opHTTP.ServeHTTP(w, markRequestURI(r))
 	default:
 		// A trailing slash must not route around the guard.
 		if ep := strings.TrimSuffix(rest, "/"); backchannel(ep) && !guardBackchannel(w, r, ep) {

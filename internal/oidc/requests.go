@@ -26,8 +26,9 @@ type authRequest struct {
 	authTime time.Time // when the login succeeded
 	code     string    // set by SaveAuthCode
 	codeTime time.Time
-	failures int // failed logins so far
-	attempts int // logins being checked now (see beginLogin)
+	browser  string // login cookie value, set when the login page is first shown (login_browser.go)
+	failures int    // failed logins so far
+	attempts int    // logins being checked now (see beginLogin)
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)

@@ -84,7 +84,10 @@ func errPKCE() *oidc.Error {
 	return oidc.ErrInvalidRequest().WithDescription("PKCE is required: send code_challenge with code_challenge_method=S256")
 }
 
-func (s *storage) CreateAuthRequest(_ context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	if err := checkAuthorizeParams(ctx, r); err != nil {
+		return nil, err
+	}
 	if r.CodeChallenge == "" || r.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, errPKCE()
 	}

@@ -275,7 +275,23 @@ services:
         methods: [GET, post]
         paths: [/entries]
 `,
-		want: []string{`bulwark.yaml:7: services[0].allow[0].methods[1]: invalid method "post": want upper case, e.g. GET`},
+		want: []string{`bulwark.yaml:7: services[0].allow[0].methods[1]: method "post" must be upper case: POST`},
+	},
+	{
+		name: "allow rule method no hop forwards",
+		yaml: `trust_domain: bank.local
+services:
+  - name: ledger
+    upstream: unix:ledger.sock
+    allow:
+      - caller: gateway
+        methods: [PROPFIND, TRACE]
+        paths: [/entries]
+`,
+		want: []string{
+			`bulwark.yaml:7: services[0].allow[0].methods[0]: unknown method "PROPFIND"; want one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, or "*" for any`,
+			`bulwark.yaml:7: services[0].allow[0].methods[1]: TRACE is never forwarded by the gateway or a sidecar`,
+		},
 	},
 	{
 		name: "non-loopback upstream without opt-in",

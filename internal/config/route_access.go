@@ -114,17 +114,29 @@ func (c *Config) checkRouteMethods(path string, methods []string) []error {
 	if len(methods) == 0 {
 		return []error{c.errAt(path, "at least one method is required; leave the key out to accept any")}
 	}
+	return c.checkMethodList(path, methods, false)
+}
+
+// checkMethodList checks each method of a list: one of RouteMethods (or "*" when star),
+// upper case, no duplicates. The gateway and the sidecars refuse every other method before
+// any rule is read, so a rule naming one could never match.
+func (c *Config) checkMethodList(path string, methods []string, star bool) []error {
+	want := strings.Join(RouteMethods, ", ")
+	if star {
+		want += `, or "*" for any`
+	}
 	var errs []error
 	seen := map[string]bool{}
 	for j, m := range methods {
 		mp := fmt.Sprintf("%s[%d]", path, j)
 		switch {
+		case star && m == "*":
 		case m == "TRACE" || m == "CONNECT":
-			errs = append(errs, c.errAt(mp, "%s is never forwarded by the gateway", m))
+			errs = append(errs, c.errAt(mp, "%s is never forwarded by the gateway or a sidecar", m))
 		case slices.Contains(RouteMethods, strings.ToUpper(m)) && m != strings.ToUpper(m):
 			errs = append(errs, c.errAt(mp, "method %q must be upper case: %s", m, strings.ToUpper(m)))
 		case !slices.Contains(RouteMethods, m):
-			errs = append(errs, c.errAt(mp, "unknown method %q; want one of %s", m, strings.Join(RouteMethods, ", ")))
+			errs = append(errs, c.errAt(mp, "unknown method %q; want one of %s", m, want))
 		case seen[m]:
 			errs = append(errs, c.errAt(mp, "duplicate method %q", m))
 		}

@@ -66,7 +66,7 @@ func TestRouteAccessErrors(t *testing.T) {
 		{"lower-case method", "      methods: [get]\n",
 			[]string{`bulwark.yaml:9: gateway.routes[0].methods[0]: method "get" must be upper case: GET`}},
 		{"trace", "      methods: [TRACE]\n",
-			[]string{`bulwark.yaml:9: gateway.routes[0].methods[0]: TRACE is never forwarded by the gateway`}},
+			[]string{`bulwark.yaml:9: gateway.routes[0].methods[0]: TRACE is never forwarded by the gateway or a sidecar`}},
 		{"duplicate method", "      methods: [GET, GET]\n",
 			[]string{`bulwark.yaml:9: gateway.routes[0].methods[1]: duplicate method "GET"`}},
 		{"empty methods", "      methods: []\n",

@@ -24,7 +24,6 @@ const (
 
 var (
 	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
-	methodRE = regexp.MustCompile(`^[A-Z]+$`)
 	allowAlg = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
 )
 
@@ -256,13 +255,7 @@ func (c *Config) checkMethods(path string, methods []string) []error {
 	if len(methods) == 0 {
 		return []error{c.errAt(path, "at least one method is required (\"*\" for any)")}
 	}
-	var errs []error
-	for i, m := range methods {
-		if m != "*" && !methodRE.MatchString(m) {
-			errs = append(errs, c.errAt(fmt.Sprintf("%s[%d]", path, i), "invalid method %q: want upper case, e.g. GET", m))
-		}
-	}
-	return errs
+	return c.checkMethodList(path, methods, true)
 }
 
 func (c *Config) checkPatterns(path string, patterns []string) []error {

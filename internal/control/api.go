@@ -44,7 +44,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	proxy.WriteError(w, r, http.StatusNotFound, proxy.CodeNotFound, "no such control-plane API")
 }
 
-// route sends /v1/ to the workload APIs, and everything else to Handler for Callers only.
+// route sends /v1/ to the workload APIs, and everything else to Handler for Callers only,
+// with the client address the caller forwarded for (proxy.ClientIP).
 // The handshake has already refused any SVID that is neither a caller nor a workload.
 func (s *Server) route() http.Handler {
 	callers := map[spiffeid.ID]bool{}
@@ -64,7 +65,9 @@ func (s *Server) route() http.Handler {
 			proxy.WriteError(w, r, http.StatusForbidden, proxy.CodeForbidden, "this workload may use only the /v1/ APIs")
 			return
 		}
-		s.Handler.ServeHTTP(w, r)
+		// The caller is the gateway: the client address it forwards for is the one its
+		// own audit events and limits use, and the provider's sign-in events name it too.
+		s.Handler.ServeHTTP(w, r.WithContext(proxy.WithForwardedClient(r.Context(), r.Header)))
 	})
 }
 

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/bulwark-security/bulwark/internal/proxy"
 	"github.com/bulwark-security/bulwark/internal/testpki"
 )
 
@@ -71,5 +73,39 @@ func TestRouteKeepsNonV1ForCallers(t *testing.T) {
 	}
 	if got := (&Server{Callers: []spiffeid.ID{gw.ID}, Workloads: []spiffeid.ID{pay.ID}}).admitted(); len(got) != 1 {
 		t.Fatalf("without an API, workloads must not be admitted: got %v", got)
+	}
+}
+
+// TestRouteForwardsTheGatewaysClient: a caller's request (the gateway's) reaches Handler
+// with the client address the gateway forwarded for; a workload's X-Forwarded-For is never
+// believed.
+func TestRouteForwardsTheGatewaysClient(t *testing.T) {
+	ca := testpki.New(t, "bank.local")
+	gw, pay := ca.SVID(t, "gateway"), ca.SVID(t, "payments")
+	var got string
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = proxy.ClientIP(r) })
+	api := NewAPI()
+	api.Handle("/v1/secrets/", record)
+	h := (&Server{Callers: []spiffeid.ID{gw.ID}, Workloads: []spiffeid.ID{pay.ID}, API: api, Handler: record}).route()
+	for _, tt := range []struct {
+		name string
+		as   *x509svid.SVID
+		path string
+		want string
+	}{
+		{"gateway to the provider", gw, "/oidc/login", "203.0.113.9"},
+		{"workload to its API", pay, "/v1/secrets/x", "192.0.2.1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got = ""
+			r := httptest.NewRequest("POST", "https://control"+tt.path, nil)
+			r.RemoteAddr = "192.0.2.1:5555"
+			r.Header.Set("X-Forwarded-For", "203.0.113.9")
+			r.TLS = &tls.ConnectionState{PeerCertificates: tt.as.Certificates}
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if got != tt.want {
+				t.Fatalf("client address = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/keys"
 	"github.com/bulwark-security/bulwark/internal/keys/envelope"
+	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
 const (
@@ -85,6 +86,9 @@ type env struct {
 	logs     *syncBuffer
 	audit    *auditEvents
 	handler  atomic.Pointer[Provider]
+	// forwarded: the server passes on X-Forwarded-For as the control plane does for the
+	// gateway (proxy.WithForwardedClient).
+	forwarded atomic.Bool
 }
 
 // newEnv starts a provider mounted at /oidc behind a real TLS server on 127.0.0.1.
@@ -107,7 +111,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("ReadDevCredentials: %v", err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/oidc/", func(w http.ResponseWriter, r *http.Request) { e.handler.Load().ServeHTTP(w, r) })
+	mux.HandleFunc("/oidc/", func(w http.ResponseWriter, r *http.Request) {
+		if e.forwarded.Load() {
+			r = r.WithContext(proxy.WithForwardedClient(r.Context(), r.Header))
+		}
+		e.handler.Load().ServeHTTP(w, r)
+	})
 	e.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(e.srv.Close)
 	e.hc = e.srv.Client()

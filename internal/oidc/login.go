@@ -3,12 +3,12 @@ package oidc
 import (
 	"bytes"
 	"errors"
-	"net"
 	"net/http"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/bulwark-security/bulwark/internal/audit"
+	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
 const (
@@ -106,7 +106,7 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !p.sameBrowser(r, id) {
-		p.log.Info("oidc login refused: posted from another browser than the one that opened the page", "client_id", a.clientID, "source", r.RemoteAddr)
+		p.log.Info("oidc login refused: posted from another browser than the one that opened the page", "client_id", a.clientID, "source", proxy.ClientIP(r))
 		p.auditLogin(r, audit.Deny, "", "sign-in refused: login form posted from another browser than the one that opened it, client "+a.clientID)
 		p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgOtherBrowser})
 		return
@@ -120,7 +120,7 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !p.names.begin(name) {
 		p.st.endLogin(id, unchecked)
-		p.log.Info("oidc login refused: user name locked out", "client_id", a.clientID, "source", r.RemoteAddr)
+		p.log.Info("oidc login refused: user name locked out", "client_id", a.clientID, "source", proxy.ClientIP(r))
 		p.auditLogin(r, audit.Deny, p.knownUser(name), "sign-in refused: user name locked out after repeated failures, client "+a.clientID)
 		p.renderLogin(w, http.StatusTooManyRequests, loginData{ID: id, Error: msgLocked})
 		return
@@ -134,7 +134,7 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, errBusy) {
 		p.names.end(name, unchecked)
 		p.st.endLogin(id, unchecked)
-		p.log.Warn("oidc login not checked: no verification slot", "client_id", a.clientID, "source", r.RemoteAddr)
+		p.log.Warn("oidc login not checked: no verification slot", "client_id", a.clientID, "source", proxy.ClientIP(r))
 		w.Header().Set("Retry-After", "1")
 		p.renderLogin(w, http.StatusServiceUnavailable, loginData{ID: id, Error: msgBusy})
 		return
@@ -142,7 +142,7 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 	if err != nil || !good || !known {
 		p.names.end(name, failed)
 		// The attempted user name is not logged: people type passwords into it.
-		p.log.Info("oidc login refused", "client_id", a.clientID, "source", r.RemoteAddr)
+		p.log.Info("oidc login refused", "client_id", a.clientID, "source", proxy.ClientIP(r))
 		p.auditLogin(r, audit.Deny, p.knownUser(name), "sign-in refused: invalid user name or password, client "+a.clientID)
 		if !p.st.endLogin(id, failed) {
 			p.renderLogin(w, http.StatusUnauthorized, loginData{Error: msgTooMany})
@@ -157,7 +157,7 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 		p.renderLogin(w, http.StatusBadRequest, loginData{Error: msgExpired})
 		return
 	}
-	p.log.Info("oidc login", "user", u.name, "client_id", a.clientID, "source", r.RemoteAddr)
+	p.log.Info("oidc login", "user", u.name, "client_id", a.clientID, "source", proxy.ClientIP(r))
 	p.auditLogin(r, audit.Allow, u.name, "signed in, client "+a.clientID)
 	p.forgetBrowser(w, id)
 	op.AuthResponse(done, p.op, w, r.WithContext(op.ContextWithIssuer(r.Context(), p.issuer)))
@@ -165,13 +165,11 @@ func (p *Provider) checkLogin(w http.ResponseWriter, r *http.Request) {
 
 // auditLogin records a sign-in decision (kind authn), so that guessing shows in the audit
 // log. The user is named only when it exists: people type passwords into the name field.
+// The source is the client the gateway forwarded the sign-in for (proxy.ClientIP), not the
+// gateway.
 func (p *Provider) auditLogin(r *http.Request, outcome, user, reason string) {
-	source, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		source = r.RemoteAddr
-	}
 	p.st.recordAudit(r.Context(), audit.Event{Kind: audit.KindAuthn, Component: "control", Outcome: outcome,
-		User: user, Source: source, Method: r.Method, Path: r.URL.Path, Reason: reason})
+		User: user, Source: proxy.ClientIP(r), Method: r.Method, Path: r.URL.Path, Reason: reason})
 }
 
 // knownUser returns name when such a user exists, else "".

@@ -55,3 +55,33 @@ func TestLoginDecisionsAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginAuditNamesTheForwardedClient: behind the control plane, which passes on the
+// client address the gateway forwarded a sign-in for, the event names that client, not the
+// gateway; the provider on its own never reads X-Forwarded-For.
+func TestLoginAuditNamesTheForwardedClient(t *testing.T) {
+	e := newEnv(t)
+	post := func() {
+		id, _ := e.startLogin(t, "cli", cliRedirect, "openid", pkceS256(t))
+		req, err := http.NewRequest(http.MethodPost, e.issuer+"/login",
+			strings.NewReader(url.Values{"id": {id}, "username": {"alice"}, "password": {"x"}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", "198.51.100.1, 203.0.113.9")
+		if resp, _ := e.send(t, req); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("status %d, want 401", resp.StatusCode)
+		}
+	}
+	post()
+	e.forwarded.Store(true)
+	post()
+	var sources []string
+	for _, ev := range e.audit.ofKind(audit.KindAuthn) {
+		sources = append(sources, ev.Source)
+	}
+	if want := []string{"127.0.0.1", "203.0.113.9"}; !reflect.DeepEqual(sources, want) {
+		t.Fatalf("sources of the sign-in events: got %q, want %q (the last X-Forwarded-For entry only behind the control plane)", sources, want)
+	}
+}

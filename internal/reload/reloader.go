@@ -21,6 +21,10 @@ import (
 // DefaultInterval is how often the config file and the policy directory are hashed.
 const DefaultInterval = 300 * time.Millisecond
 
+// absentPollsToReport is how many polls in a row must find an OpenAPI document missing
+// before the deletion is reloaded (and refused): fewer could catch an editor mid-save.
+const absentPollsToReport = 3
+
 // TriggerFileChange is the trigger of a reload the poll started; a signal's is
 // "signal <name>".
 const TriggerFileChange = "file change"
@@ -56,6 +60,9 @@ type Reloader struct {
 	// the config whose policy directory and documents they were taken from.
 	seen    [3][32]byte
 	seenCfg *config.Config
+	// absentPolls counts the polls in a row that found an OpenAPI document missing (Run's
+	// goroutine only).
+	absentPolls int
 	sigs    chan os.Signal
 	notify  []os.Signal
 }
@@ -120,8 +127,15 @@ func (r *Reloader) changed() bool {
 	if err != nil {
 		return false
 	}
-	osum, err := currentOpenAPISum(cfg)
+	osum, absent, err := currentOpenAPISum(cfg)
 	if err != nil {
+		return false
+	}
+	// A document gone for one poll may be an editor saving it by renaming; gone for
+	// absentPollsToReport in a row, it was deleted, and the reload that follows says so.
+	if !absent {
+		r.absentPolls = 0
+	} else if r.absentPolls++; r.absentPolls < absentPollsToReport {
 		return false
 	}
 	return [3][32]byte{sha256.Sum256(data), psum, osum} != seen
@@ -149,7 +163,7 @@ func (r *Reloader) Reload(ctx context.Context, trigger string) error {
 		if psum, perr := policySum(old.Config.PolicyDir()); perr == nil {
 			r.seen[1] = psum
 		}
-		if osum, oerr := currentOpenAPISum(old.Config); oerr == nil {
+		if osum, _, oerr := currentOpenAPISum(old.Config); oerr == nil {
 			r.seen[2] = osum
 		}
 	}
@@ -168,7 +182,7 @@ func changeKind(old *State, data []byte, trigger string) string {
 	if trigger != TriggerFileChange || data == nil || sha256.Sum256(data) != old.configSum {
 		return audit.KindConfigChange
 	}
-	if osum, err := currentOpenAPISum(old.Config); err != nil || osum != old.openAPISum {
+	if osum, _, err := currentOpenAPISum(old.Config); err != nil || osum != old.openAPISum {
 		return audit.KindConfigChange
 	}
 	return audit.KindPolicyChange

@@ -308,6 +308,48 @@ func TestInvalidOpenAPIKeepsTheRunningState(t *testing.T) {
 	}
 }
 
+// TestDeletedOpenAPIIsReported: a document deleted for good is a refused reload (the
+// running state is kept, an ERROR and a deny event name it), once; an editor's brief
+// absence while saving by renaming is not; the document restored applies again.
+func TestDeletedOpenAPIIsReported(t *testing.T) {
+	f := newFixtureWith(t, apiConfig, map[string]string{"api.yaml": testAPI})
+	old := f.r.Current()
+	api := filepath.Join(f.dir, "api.yaml")
+	// Gone for one poll: not reported.
+	if err := os.Remove(api); err != nil {
+		t.Fatal(err)
+	}
+	if f.r.changed() {
+		t.Fatal("a document missing for one poll was reported")
+	}
+	writeRenamed(t, api, testAPI)
+	if f.r.changed() {
+		t.Fatal("the document back as it was is a change")
+	}
+
+	f.run(t)
+	if err := os.Remove(api); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "the refusal", func() bool { return len(f.events(t)) > 0 })
+	evs := f.events(t)
+	if len(evs) != 1 || evs[0].Outcome != audit.Deny || !strings.Contains(evs[0].Reason, api) {
+		t.Fatalf("events: got %+v, want one refusal naming %s", evs, api)
+	}
+	if f.r.Current() != old || f.target.commits.Load() != 0 {
+		t.Error("the deletion replaced the running state")
+	}
+	if !strings.Contains(f.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("log: got %s, want an ERROR", f.logs)
+	}
+	time.Sleep(5 * 50 * time.Millisecond)
+	if n := len(f.events(t)); n != 1 {
+		t.Errorf("events while the document stays deleted: got %d, want 1", n)
+	}
+	writeRenamed(t, api, strings.Replace(testAPI, "^A-[0-9]{4}$", "^A-[0-9]{5}$", 1))
+	within(t, "the restored document", func() bool { return idPattern(f.target) == "^A-[0-9]{5}$" })
+}
+
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -104,11 +104,20 @@ func loadedOpenAPISum(cfg *config.Config) [32]byte {
 	return sum
 }
 
-// currentOpenAPISum is openAPISum of the documents cfg names as they are on disk now.
-// Like the loader, it reads at most config.MaxOpenAPISize+1 bytes of each.
-func currentOpenAPISum(cfg *config.Config) ([32]byte, error) {
-	return openAPISum(cfg, func(r *config.Route) ([32]byte, error) {
+// absentDoc stands, in currentOpenAPISum, for a document that does not exist: deleting one
+// is a change like any edit.
+var absentDoc = sha256.Sum256([]byte("absent OpenAPI document"))
+
+// currentOpenAPISum is openAPISum of the documents cfg names as they are on disk now; absent
+// reports that one of them does not exist (it counts as absentDoc). Like the loader, it
+// reads at most config.MaxOpenAPISize+1 bytes of each.
+func currentOpenAPISum(cfg *config.Config) (sum [32]byte, absent bool, err error) {
+	sum, err = openAPISum(cfg, func(r *config.Route) ([32]byte, error) {
 		f, err := os.Open(cfg.OpenAPIFile(r))
+		if errors.Is(err, fs.ErrNotExist) {
+			absent = true
+			return absentDoc, nil
+		}
 		if err != nil {
 			return [32]byte{}, fmt.Errorf("read OpenAPI document: %w", err)
 		}
@@ -121,6 +130,7 @@ func currentOpenAPISum(cfg *config.Config) ([32]byte, error) {
 		h.Sum(sum[:0])
 		return sum, nil
 	})
+	return sum, absent, err
 }
 
 // policySum hashes the names and contents of the files the engine reads from dir: its

@@ -210,10 +210,23 @@ func startKeysAdmin(cmd *cobra.Command, sf *stateFlags, resource string) (*envel
 		return nil, nil, err
 	}
 	if err := ka.Command(cmd.Context(), cmd, resource, ""); err != nil {
-		ka.Close()
-		return nil, nil, err
+		return nil, nil, ka.abandon(cmd.Context(), err)
 	}
 	return m, ka, nil
+}
+
+// abandon ends a command refused because its admin event could not be recorded (err). It
+// does not act, but keys its key manager made on opening (the first KEK) exist: their
+// events are recorded if the audit still takes them, else named in the error, which
+// otherwise would say that nothing changed. It closes the audit.
+func (ka *keysAdmin) abandon(ctx context.Context, err error) error {
+	if events := ka.keyEvents(); len(events) > 0 && ka.KeyEvents(ctx, events) != nil {
+		err = withLostKeyEvents(err, events)
+	}
+	if cerr := ka.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return err
 }
 
 // openKeysAdmin opens st's key manager, capturing its events, and the admin audit of the

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/keys"
+	"github.com/bulwark-security/bulwark/internal/keys/envelope"
 )
 
 // damageAuditLog leaves st's audit log as a partial restore could: its verifier key is
@@ -126,6 +129,57 @@ func TestKeyEventsLostAreNamed(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Errorf("got %v, want it to say %q", err, want)
 				}
+			}
+		})
+	}
+}
+
+// flakyRecorder refuses its first fail records, then keeps the rest.
+type flakyRecorder struct {
+	fail int
+	kept []audit.Event
+}
+
+func (f *flakyRecorder) Record(_ context.Context, e audit.Event) error {
+	if f.fail > 0 {
+		f.fail--
+		return errors.New("disk full")
+	}
+	f.kept = append(f.kept, e)
+	return nil
+}
+
+// TestAbandonedCommandKeepsItsKeyEvents: a keys command whose admin event cannot be
+// recorded does not act, but the key its key manager made on opening exists: its event is
+// recorded when the audit takes it, and named in the error when not.
+func TestAbandonedCommandKeepsItsKeyEvents(t *testing.T) {
+	kek := envelope.Event{Action: envelope.ActionCreate, Key: "kek", Version: 1}
+	refused := errors.New("audit (nothing was changed): disk full")
+	for _, tt := range []struct {
+		name     string
+		fail     int
+		wantKept int
+		wantLost bool
+	}{
+		{"audit takes the key event", 0, 1, false},
+		{"audit still refuses", 1, 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &flakyRecorder{fail: tt.fail}
+			ka := &keysAdmin{adminAudit: &adminAudit{rec: rec, close: func() error { return nil }, user: "operator", requestID: "r1"},
+				events: []envelope.Event{kek}}
+			err := ka.abandon(context.Background(), refused)
+			if !errors.Is(err, refused) {
+				t.Fatalf("error %v does not hold the refusal", err)
+			}
+			if lost := strings.Contains(fmt.Sprint(err), "1 key events could not be audited: kek (create: version 1)"); lost != tt.wantLost {
+				t.Errorf("error %q: names the lost key event = %v, want %v", err, lost, tt.wantLost)
+			}
+			if len(rec.kept) != tt.wantKept {
+				t.Fatalf("recorded %+v, want %d key events", rec.kept, tt.wantKept)
+			}
+			if tt.wantKept > 0 && (rec.kept[0].Kind != audit.KindKeyRotation || rec.kept[0].Resource != "kek" || rec.kept[0].RequestID != "r1") {
+				t.Errorf("key event %+v, want key_rotation of kek in the command's request", rec.kept[0])
 			}
 		})
 	}

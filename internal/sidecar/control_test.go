@@ -10,6 +10,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"github.com/bulwark-security/bulwark/internal/audit/collect"
 	"github.com/bulwark-security/bulwark/internal/control"
 	"github.com/bulwark-security/bulwark/internal/proxy"
 )
@@ -19,7 +20,7 @@ import (
 func startControl(t *testing.T, m *mesh) string {
 	t.Helper()
 	api := control.NewAPI()
-	api.Handle("/v1/echo/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := control.PeerID(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
@@ -27,7 +28,9 @@ func startControl(t *testing.T, m *mesh) string {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"caller": id.String(), "path": r.URL.Path, "header": r.Header})
-	}))
+	})
+	api.Handle("/v1/echo/", echo)
+	api.Handle(collect.Prefix, echo) // the collector's: the sidecar must not forward to it
 	ln := listen(t, "tcp", "127.0.0.1:0")
 	srv := &control.Server{
 		Listener: ln, SVID: m.ca.SVID(t, "control"), Bundle: m.ca.Bundle(),
@@ -79,6 +82,10 @@ func TestOutboundToControlPlane(t *testing.T) {
 		{"dot segments out of /v1/", "http://bulwark/v1/../oidc/token", 400, proxy.CodeBadRequest},
 		{"encoded slash", "http://bulwark/v1/echo%2F..%2Fx", 400, proxy.CodeBadRequest},
 		{"unknown API", "http://bulwark/v1/nothing", 404, proxy.CodeNotFound},
+		// The collector takes the sidecar's SVID as the reporter of the sidecar's own
+		// decisions: an app must not deliver events in its name.
+		{"audit delivery", "http://bulwark/v1/audit/events", 403, proxy.CodeForbidden},
+		{"audit delivery, other case", "http://bulwark/v1/AUDIT/events", 404, proxy.CodeNotFound},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", tt.url, nil)

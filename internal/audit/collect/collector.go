@@ -107,6 +107,9 @@ func (c *Collector) Accept(sender spiffeid.ID, recs [][]byte) (Result, error) {
 	for i, r := range recs {
 		h, err := parseEvent(r)
 		if err == nil {
+			err = checkSchema(r)
+		}
+		if err == nil {
 			err = checkProvenance(h, sender, component)
 			if err != nil {
 				c.o.Logger.Warn("audit collector: refused an event its sender may not report", "sender", sender.String(), "index", i, "error", err.Error())

@@ -82,11 +82,24 @@ func TestForgedOrMalformedBatchRefusedWhole(t *testing.T) {
 		{"caller not a SPIFFE ID", ledgerID, []byte(`{"id":"x","component":"sidecar/ledger","caller":"gateway"}`), true, "not a SPIFFE ID"},
 		{"unknown sender", other, ev("x", "sidecar/notifications"), true, "may not deliver"},
 		{"component repeated to fool readers", ledgerID, []byte(`{"id":"x","component":"sidecar/ledger","component":"gateway"}`), false, "repeats"},
+		// encoding/json matches keys case-insensitively (and folds K to the Kelvin sign):
+		// the last of "component" and "Component" is the one a Go reader of the log sees.
+		{"component repeated in another case", ledgerID, []byte(`{"id":"x","component":"sidecar/ledger","Component":"gateway"}`), false, "repeats"},
+		{"kind repeated with a Kelvin sign", ledgerID, []byte(`{"id":"x","component":"sidecar/ledger","kind":"authz","\u212aind":"secret"}`), false, "repeats"},
+		{"component only in another case", ledgerID, []byte(`{"id":"x","COMPONENT":"gateway"}`), false, `spelled "component"`},
+		{"caller in another case", ledgerID, []byte(`{"id":"x","component":"sidecar/ledger","Caller":"spiffe://evil.example/svc/a"}`), false, `spelled "caller"`},
+		{"id in another case", ledgerID, []byte(`{"id":"x","ID":"y","component":"sidecar/ledger"}`), false, "repeats"},
+		{"reporter in another case", ledgerID, []byte(`{"id":"x","component":"sidecar/ledger","Reporter":"spiffe://bank.local/svc/gateway"}`), true, "reporter"},
 		{"no id", ledgerID, []byte(`{"component":"sidecar/ledger"}`), false, `no "id"`},
 		{"id not a string", ledgerID, []byte(`{"id":7,"component":"sidecar/ledger"}`), false, "not a string"},
 		{"not an object", ledgerID, []byte(`["id"]`), false, "not one JSON object"},
 		{"trailing data", ledgerID, []byte(`{"id":"x","component":"sidecar/ledger"} {}`), false, ""},
 		{"invalid JSON", ledgerID, []byte(`{"id":"x",}`), false, "not valid JSON"},
+		// A field of the wrong type would stop bulwark audit query at this record for good.
+		{"time not a time", ledgerID, []byte(`{"time":"yesterday","id":"x","component":"sidecar/ledger"}`), false, `schema: parsing time "yesterday"`},
+		{"kind not a string", ledgerID, []byte(`{"id":"x","kind":5,"component":"sidecar/ledger"}`), false, "Event.kind of type string"},
+		{"user an object", ledgerID, []byte(`{"id":"x","component":"sidecar/ledger","user":{"a":1}}`), false, "Event.user of type string"},
+		{"invalid UTF-8", ledgerID, []byte("{\"id\":\"x\",\"component\":\"sidecar/ledger\",\"path\":\"/\x9b31m\"}"), false, "UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := openLog(t, t.TempDir())

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
@@ -23,8 +25,10 @@ type head struct {
 }
 
 // parseEvent reads the top-level fields of one event. It refuses anything but one JSON
-// object with unique keys (a duplicate "component" would let readers disagree on
-// which one counts), a non-empty string id and a string component.
+// object with unique keys, a non-empty string id and a string component. Keys are unique
+// as encoding/json matches them, ignoring case, and the fields the collector checks must be
+// spelled exactly: otherwise a Go reader of the log would take "Component" or "Caller" for
+// the checked field, while the collector checked another.
 func parseEvent(rec []byte) (head, error) {
 	var h head
 	if len(rec) == 0 || len(rec) > MaxRecordSize {
@@ -48,10 +52,17 @@ func parseEvent(rec []byte) (head, error) {
 			return h, fmt.Errorf("event is not valid JSON: %w", err)
 		}
 		key := t.(string) // object keys are always strings
-		if seen[key] {
-			return h, fmt.Errorf("event repeats the field %q", key)
+		folded := foldKey(key)
+		if seen[folded] {
+			return h, fmt.Errorf("event repeats the field %q (keys are compared ignoring case)", key)
 		}
-		seen[key] = true
+		seen[folded] = true
+		switch {
+		case folded == foldKey(ReporterField):
+			h.hasReporter = true
+		case checked[folded] != "" && key != checked[folded]:
+			return h, fmt.Errorf("event field %q must be spelled %q", key, checked[folded])
+		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return h, fmt.Errorf("event field %q: %w", key, err)
@@ -70,8 +81,6 @@ func parseEvent(rec []byte) (head, error) {
 			case "caller":
 				h.Caller = s
 			}
-		case ReporterField:
-			h.hasReporter = true
 		}
 	}
 	if _, err := dec.Token(); err != nil {
@@ -83,7 +92,7 @@ func parseEvent(rec []byte) (head, error) {
 	if h.ID == "" {
 		return h, errors.New(`event has no "id"`)
 	}
-	if !seen["component"] {
+	if !seen[foldKey("component")] {
 		return h, errors.New(`event has no "component"`)
 	}
 	return h, nil
@@ -119,4 +128,22 @@ func stamp(rec []byte, sender spiffeid.ID) []byte {
 	out = append(out, '"', ':')
 	out = append(out, v...)
 	return append(out, '}')
+}
+
+// checked are the fields parseEvent reads, by their folded keys.
+var checked = map[string]string{foldKey("id"): "id", foldKey("component"): "component", foldKey("caller"): "caller"}
+
+// foldKey folds a JSON object key as encoding/json does when it matches a key to a struct
+// field (each rune to the smallest of its case-fold set, "k" and the Kelvin sign to "K"):
+// two keys with the same fold reach the same field.
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		for {
+			next := unicode.SimpleFold(r)
+			if next <= r {
+				return next
+			}
+			r = next
+		}
+	}, k)
 }

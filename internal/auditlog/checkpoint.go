@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +89,7 @@ func signCheckpoint(s note.Signer, origin string, size uint64, root []byte, t ti
 
 // readCheckpointFile reads and verifies one checkpoint file.
 func readCheckpointFile(path string, v note.Verifier) (Checkpoint, error) {
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path, maxNoteSize)
 	if err != nil {
 		return Checkpoint{}, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -83,7 +82,7 @@ func ProveInclusion(events, id string) (*InclusionProof, error) {
 // findEvent returns the position and bytes of the first record with this id among the
 // first limit records.
 func findEvent(events, id string, limit uint64) (uint64, []byte, error) {
-	f, err := os.Open(events)
+	f, err := openRegular(events)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -149,7 +148,7 @@ func ProveConsistency(events string, from, to uint64) (*ConsistencyProof, error)
 
 // History returns every checkpoint in the log's history, each verified with v.
 func History(events string, v note.Verifier) ([]Checkpoint, error) {
-	f, err := os.Open(pathsFor(events).history)
+	f, err := openRegular(pathsFor(events).history)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +212,7 @@ func subtreeHashes(events string, ids []compact.NodeID) ([][]byte, error) {
 	if len(spans) == 0 {
 		return out, nil
 	}
-	f, err := os.Open(events)
+	f, err := openRegular(events)
 	if err != nil {
 		return nil, err
 	}

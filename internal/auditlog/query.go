@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 )
 
@@ -46,7 +45,7 @@ type queryEvent struct {
 // and returns how many matched out of how many it read. It reads complete records only and
 // does not verify the log (Verify does).
 func Query(events string, f Filter, w io.Writer) (matched, read uint64, err error) {
-	fh, err := os.Open(events)
+	fh, err := openRegular(events)
 	if err != nil {
 		return 0, 0, err
 	}

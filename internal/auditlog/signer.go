@@ -287,7 +287,7 @@ func exists(path string) (bool, error) {
 
 // LoadVerifier reads a note verifier key file (checkpoint-signer.pub).
 func LoadVerifier(path string) (note.Verifier, error) {
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path, maxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint verifier key: %w", err)
 	}

@@ -91,8 +91,8 @@ func Verify(o VerifyOptions) (*Report, error) {
 	// writing locally, so this order never sees the witness ahead of a healthy log.
 	var witness *Checkpoint
 	if o.WitnessDir != "" {
-		local, _ := os.ReadFile(pubPath)
-		wpub, err := os.ReadFile(filepath.Join(o.WitnessDir, signerPubFile))
+		local, _ := readRegular(pubPath, maxKeyFileSize)
+		wpub, err := readRegular(filepath.Join(o.WitnessDir, signerPubFile), maxKeyFileSize)
 		if err != nil {
 			return fail(ProblemVerifierKey, nil, "witness: %v", err)
 		}
@@ -146,11 +146,18 @@ func readCheckpoints(p paths, v note.Verifier, rep *Report) (map[uint64][]byte, 
 		checks[cp.Size] = cp.Root
 		return nil
 	}
-	hb, err := os.ReadFile(p.history)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	var notes [][]byte
+	switch hf, err := openRegular(p.history); {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
 		return nil, last, &Problem{Code: ProblemNoCheckpoint, Message: err.Error()}
+	default:
+		notes, _, err = readHistory(hf)
+		hf.Close()
+		if err != nil {
+			return nil, last, &Problem{Code: ProblemNoCheckpoint, Message: fmt.Sprintf("%s: %v", p.history, err)}
+		}
 	}
-	notes, _, _ := readHistory(bytes.NewReader(hb))
 	for i, n := range notes {
 		cp, err := openCheckpoint(n, v)
 		if err != nil {
@@ -198,7 +205,7 @@ func writerRunning(lock string) bool {
 
 // scanRecords reads every record with its chain record and checks them.
 func scanRecords(p paths, latest Checkpoint, checks map[uint64][]byte, writer bool, rep *Report) (*Problem, error) {
-	ef, err := os.Open(p.events)
+	ef, err := openRegular(p.events)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -207,7 +214,7 @@ func scanRecords(p paths, latest Checkpoint, checks map[uint64][]byte, writer bo
 		defer ef.Close()
 		er = ef
 	}
-	cf, err := os.Open(p.chain)
+	cf, err := openRegular(p.chain)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}

@@ -130,7 +130,7 @@ func newAuditQueryCmd(f *auditFlags) *cobra.Command {
 	var flt auditlog.Filter
 	cmd := &cobra.Command{
 		Use:   "query",
-		Short: "Print the events that match every filter, one JSON line each (the log is not verified: use verify)",
+		Short: "Print the events that match every filter, one JSON line each, terminal controls escaped (the log is not verified: use verify)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path, err := f.path()
@@ -145,7 +145,7 @@ func newAuditQueryCmd(f *auditFlags) *cobra.Command {
 				return &exitError{code: 2, err: fmt.Errorf("--until: %w", err)}
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
-			matched, read, err := auditlog.Query(path, flt, w)
+			matched, read, err := auditlog.Query(path, flt, controlSafeWriter{w})
 			if ferr := w.Flush(); err == nil {
 				err = ferr
 			}

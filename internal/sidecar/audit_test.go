@@ -2,10 +2,8 @@ package sidecar
 
 import (
 	"net/http"
-	"path/filepath"
 	"testing"
 
-	"github.com/bulwark-security/bulwark/internal/audit"
 	"github.com/bulwark-security/bulwark/internal/proxy"
 )
 
@@ -28,15 +26,7 @@ func TestAuditFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMesh(t, tt.opts...)
-			// A real FileLog, closed, so every Record fails.
-			broken, err := audit.OpenFile(filepath.Join(m.dir, "broken", "events.jsonl"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := broken.Close(); err != nil {
-				t.Fatal(err)
-			}
-			ledger := m.start(t, "ledger", m.ca.SVID(t, "ledger"), func(o *Options) { o.Audit = broken })
+			ledger := m.start(t, "ledger", m.ca.SVID(t, "ledger"), func(o *Options) { o.Audit = m.brokenAudit(t) })
 			res, err := do(t, m.mtlsClient(t, m.ca.SVID(t, tt.caller), "ledger", ledger.addr), "GET", "https://"+ledger.addr+"/balances/7", nil)
 			if err != nil {
 				t.Fatal(err)

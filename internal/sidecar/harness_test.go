@@ -314,3 +314,16 @@ func identityHeaders(h http.Header) http.Header {
 	}
 	return out
 }
+
+// brokenAudit is a real FileLog, closed, so every Record fails.
+func (m *mesh) brokenAudit(t *testing.T) *audit.FileLog {
+	t.Helper()
+	broken, err := audit.OpenFile(filepath.Join(m.dir, "broken", "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := broken.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return broken
+}

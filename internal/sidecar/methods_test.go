@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -156,14 +155,7 @@ func TestMethodGuardAuditFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMesh(t, tt.opts...)
-			broken, err := audit.OpenFile(filepath.Join(m.dir, "broken", "events.jsonl"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := broken.Close(); err != nil {
-				t.Fatal(err)
-			}
-			notif := m.start(t, "notifications", m.ca.SVID(t, "notifications"), func(o *Options) { o.Audit = broken })
+			notif := m.start(t, "notifications", m.ca.SVID(t, "notifications"), func(o *Options) { o.Audit = m.brokenAudit(t) })
 			c := m.mtlsClient(t, m.ca.SVID(t, "payments"), "notifications", notif.addr)
 			res, err := do(t, c, "TRACE", "https://"+notif.addr+"/hooks/x", nil)
 			if err != nil {

@@ -66,10 +66,11 @@ func jtiClient(jti string) string {
 
 // revokeAccessToken puts a verified access token's jti on the revocation list, which every
 // gateway follows. The op passes a subject only when it verified the token (signature,
-// issuer, expiry) and took jti and sub from it; anything else is an unknown token, which
-// RFC 7009 section 2.2 answers with success and no effect.
+// issuer, expiry) and took jti and sub from it, or "decrypted" an opaque value into an
+// "<id>:<subject>" pair; anything else, or a jti this provider never made, is an unknown
+// token, which RFC 7009 section 2.2 answers with success and no effect.
 func (s *storage) revokeAccessToken(ctx context.Context, jti, subject, clientID string) *oidc.Error {
-	if s.revoked == nil || subject == "" || jti == "" {
+	if s.revoked == nil || subject == "" || !s.isAccessTokenID(jti) {
 		return nil
 	}
 	ev := audit.Event{Kind: audit.KindToken, Component: "control", User: subject}

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -167,5 +168,28 @@ func TestGrantAccessTokensBounded(t *testing.T) {
 	e.clock.Advance(ttl + maxClockSkew + time.Second)
 	if code, body := e.refreshGrant(t, g); code != http.StatusOK {
 		t.Errorf("refresh once the earlier access tokens expired: %d %s, want 200", code, body)
+	}
+}
+
+// TestRevocationNeverDecryptsARefreshToken: the op's revocation endpoint asks the storage
+// about a refresh token first and, told it is not one, "decrypts" the value as an opaque
+// access token — which for a random value sometimes yields a garbage "<id>:<subject>"
+// pair. So another client's refresh token is identified (and then refused, audited, by
+// RevokeToken), and a pair naming no access token this provider issued is an unknown
+// token: no effect, no event.
+func TestRevocationNeverDecryptsARefreshToken(t *testing.T) {
+	e := newEnv(t)
+	g := e.signInOffline(t)
+	st := e.handler.Load().st
+	user, id, err := st.GetRefreshTokenInfo(context.Background(), "reporting", g.refresh)
+	if err != nil || user != "alice" || id == "" {
+		t.Fatalf("another client's refresh token: user %q, id %q, err %v; want it identified", user, id, err)
+	}
+	before := len(e.audit.ofKind(audit.KindToken))
+	if err := st.RevokeToken(context.Background(), "\x8f\x01garbage", "\x02\xffsubject", "reporting"); err != nil {
+		t.Fatalf("a garbage pair: %v, want success and no effect", err)
+	}
+	if evs := e.audit.ofKind(audit.KindToken); len(evs) != before {
+		t.Fatalf("a garbage pair was audited: %+v", evs[before:])
 	}
 }

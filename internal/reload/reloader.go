@@ -63,8 +63,8 @@ type Reloader struct {
 	// absentPolls counts the polls in a row that found an OpenAPI document missing (Run's
 	// goroutine only).
 	absentPolls int
-	sigs    chan os.Signal
-	notify  []os.Signal
+	sigs        chan os.Signal
+	notify      []os.Signal
 }
 
 // New returns a Reloader whose running state is initial (as Load returned it, and as the

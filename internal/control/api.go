@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -54,7 +55,11 @@ func (s *Server) route() http.Handler {
 	}
 	var api http.Handler
 	if s.API != nil {
-		api = proxy.Canonical(s.API) // 400 for "/v1/../oidc/…" and other two-way paths
+		limit := s.MaxInFlight
+		if limit <= 0 {
+			limit = DefaultMaxInFlight
+		}
+		api = limitPerWorkload(limit, proxy.Canonical(s.API)) // 400 for "/v1/../oidc/…" and other two-way paths
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if api != nil && strings.HasPrefix(r.URL.Path, APIPrefix) {
@@ -85,4 +90,39 @@ func PeerID(r *http.Request) (spiffeid.ID, error) {
 		return spiffeid.ID{}, fmt.Errorf("no client certificate")
 	}
 	return x509svid.IDFromCert(r.TLS.PeerCertificates[0])
+}
+
+// limitPerWorkload lets each SPIFFE ID have at most limit requests in flight through next;
+// one more gets 503 with Retry-After: 1, never queued. A request without a verified peer
+// passes (next refuses it).
+func limitPerWorkload(limit int, next http.Handler) http.Handler {
+	var mu sync.Mutex
+	inFlight := map[spiffeid.ID]int{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := PeerID(r)
+		if err != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		mu.Lock()
+		full := inFlight[id] >= limit
+		if !full {
+			inFlight[id]++
+		}
+		mu.Unlock()
+		if full {
+			w.Header().Set("Retry-After", "1")
+			proxy.WriteError(w, r, http.StatusServiceUnavailable, proxy.CodeUnavailable,
+				fmt.Sprintf("this workload has %d requests in flight to the control plane; retry shortly", limit))
+			return
+		}
+		defer func() {
+			mu.Lock()
+			if inFlight[id]--; inFlight[id] == 0 {
+				delete(inFlight, id)
+			}
+			mu.Unlock()
+		}()
+		next.ServeHTTP(w, r)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/proxy"
 	"github.com/bulwark-security/bulwark/internal/testpki"
 )
@@ -107,5 +108,59 @@ func TestRouteForwardsTheGatewaysClient(t *testing.T) {
 				t.Fatalf("client address = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestWorkloadInFlightCap: one workload may have at most MaxInFlight /v1/ requests in
+// flight; one more is refused at once with 503 and Retry-After, while another workload is
+// still served, and a slot freed is usable again.
+func TestWorkloadInFlightCap(t *testing.T) {
+	ca := testpki.New(t, "bank.local")
+	gw, pay, acc := ca.SVID(t, "gateway"), ca.SVID(t, "payments"), ca.SVID(t, "accounts")
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	api := NewAPI()
+	api.Handle("/v1/secrets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/secrets/slow" {
+			entered <- struct{}{}
+			<-release
+		}
+	}))
+	h := (&Server{Callers: []spiffeid.ID{gw.ID}, Workloads: []spiffeid.ID{pay.ID, acc.ID}, API: api, MaxInFlight: 2,
+		Handler: http.NotFoundHandler()}).route()
+	call := func(as *x509svid.SVID, path string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "https://control"+path, nil)
+		r.TLS = &tls.ConnectionState{PeerCertificates: as.Certificates}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	done := make(chan int, 2)
+	for range 2 {
+		go func() { done <- call(pay, "/v1/secrets/slow").Code }()
+		<-entered
+	}
+	if w := call(pay, "/v1/secrets/x"); w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Fatalf("third request of payments: %d, Retry-After %q; want 503 with Retry-After 1", w.Code, w.Header().Get("Retry-After"))
+	}
+	if w := call(acc, "/v1/secrets/x"); w.Code != http.StatusOK {
+		t.Fatalf("accounts while payments is at its cap: %d, want 200", w.Code)
+	}
+	close(release)
+	for range 2 {
+		if code := <-done; code != http.StatusOK {
+			t.Fatalf("held request: %d, want 200", code)
+		}
+	}
+	if w := call(pay, "/v1/secrets/x"); w.Code != http.StatusOK {
+		t.Fatalf("payments after its requests ended: %d, want 200", w.Code)
+	}
+}
+
+// TestDefaultMaxInFlightIsASidecarsCap: the default is what one sidecar may have in flight
+// to the control plane, so a single replica never meets it.
+func TestDefaultMaxInFlightIsASidecarsCap(t *testing.T) {
+	if DefaultMaxInFlight != config.DefaultUpstreamConcurrency {
+		t.Fatalf("DefaultMaxInFlight %d, want config.DefaultUpstreamConcurrency %d", DefaultMaxInFlight, config.DefaultUpstreamConcurrency)
 	}
 }

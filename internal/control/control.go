@@ -37,8 +37,18 @@ type Server struct {
 	Workloads []spiffeid.ID
 	// API serves the workload APIs under /v1/ to Callers and Workloads; nil: none.
 	API http.Handler
-	Log *slog.Logger
+	// MaxInFlight caps the /v1/ requests one SPIFFE ID has in flight at once; one more gets
+	// 503 with Retry-After at once. 0: DefaultMaxInFlight.
+	MaxInFlight int
+	Log         *slog.Logger
 }
+
+// DefaultMaxInFlight is Server.MaxInFlight's default: what one sidecar may have in flight
+// to the control plane anyway (config.DefaultUpstreamConcurrency, its resilience toward
+// a peer without a services entry), so a single replica never meets it, while one
+// compromised workload can no longer take every request goroutine from the others.
+// Replicas of a service share its SPIFFE ID, and so this cap.
+const DefaultMaxInFlight = 256
 
 // Run serves until ctx is done, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {

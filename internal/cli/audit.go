@@ -107,14 +107,14 @@ func newAuditProveCmd(f *auditFlags) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "event %s is record %d of the tree of %d records (%d proof hashes)\n", event, p.Index, p.TreeSize, len(p.Hashes))
-				return writeJSON(cmd.OutOrStdout(), p)
+				return writeJSON(controlSafeWriter{cmd.OutOrStdout()}, p)
 			case event == "" && fl.Changed("from") && fl.Changed("to"):
 				p, err := auditlog.ProveConsistency(path, from, to)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "the checkpoint of %d records extends the checkpoint of %d (%d proof hashes)\n", to, from, len(p.Hashes))
-				return writeJSON(cmd.OutOrStdout(), p)
+				return writeJSON(controlSafeWriter{cmd.OutOrStdout()}, p)
 			}
 			return &exitError{code: 2, err: errors.New("give either --event ID, or --from N and --to M (checkpoint sizes)")}
 		},

@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-security/bulwark/internal/audit"
 )
 
 // A client's path or user name reaches `bulwark audit query` output: nothing in it may act
@@ -46,6 +49,26 @@ func TestAuditQueryEscapesTerminalControls(t *testing.T) {
 	out, err := runCLIAll(t, "audit", "query", "--log", log)
 	if err != nil {
 		t.Fatalf("audit query: %v", err)
+	}
+	if strings.Contains(out, "\u009b") || !strings.Contains(out, `\u009b2J`) {
+		t.Fatalf("output %q: want the CSI escaped as \\u009b", out)
+	}
+}
+
+// TestAuditProveEscapesTerminalControls: the record that `bulwark audit prove` prints with
+// its proof carries what a client sent; a C1 control in it is printed escaped.
+func TestAuditProveEscapesTerminalControls(t *testing.T) {
+	st, mk := newAdminState(t)
+	l := openTestLog(t, st, mk)
+	if err := l.Record(context.Background(), audit.Event{ID: "e1", Kind: audit.KindAuthz, Outcome: audit.Deny, Path: "/a\u009b2J"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil { // signs the checkpoint that prove needs
+		t.Fatal(err)
+	}
+	out, err := runCLIAll(t, "audit", "prove", "--state-dir", st.dir, "--event", "e1")
+	if err != nil {
+		t.Fatalf("audit prove: %v\n%s", err, out)
 	}
 	if strings.Contains(out, "\u009b") || !strings.Contains(out, `\u009b2J`) {
 		t.Fatalf("output %q: want the CSI escaped as \\u009b", out)

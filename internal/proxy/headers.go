@@ -3,7 +3,6 @@ package proxy
 import (
 	"net/http"
 	"slices"
-	"strings"
 )
 
 // Identity headers. Only a sidecar sets them on requests to its app, and only the gateway
@@ -28,7 +27,7 @@ const identityPrefix = "x-bulwark-"
 // trusting that a proxy in front set them: the client's address (chi's RealIP, gorilla's
 // ProxyHeaders, Express's trust proxy), the original URL (Symfony, Zend and IIS's
 // X-Original-URL) and the method (X-HTTP-Method-Override: gorilla, ASP.NET Core, Express
-// method-override). Names are lower case with "-"; headerKey folds a spelling onto them.
+// method-override). Names are lower case with "-"; foldsTo compares a spelling with them.
 var (
 	forwardingPrefix  = "x-forwarded-"
 	forwardingHeaders = []string{
@@ -38,17 +37,41 @@ var (
 	methodOverrideHeaders = []string{"x-http-method-override", "x-http-method", "x-method-override"}
 )
 
-// headerKey is how an app framework may read a header name: case ignored and "_" read as
-// "-", because CGI-style frameworks map X_Real_IP to the same variable as X-Real-IP.
-func headerKey(name string) string {
-	return strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+// foldsToPrefix reports whether name begins with prefix (lower case, "-") as an app
+// framework may read it: case ignored and "_" read as "-", because CGI-style frameworks map
+// X_Real_IP to the same variable as X-Real-IP. Header names are ASCII tokens (net/http
+// refuses others), so ASCII folding is the whole story; nothing is allocated on the
+// request path.
+func foldsToPrefix(name, prefix string) bool {
+	if len(name) < len(prefix) {
+		return false
+	}
+	for i := range len(prefix) {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// foldsTo reports whether name is want as foldsToPrefix reads it.
+func foldsTo(name, want string) bool { return len(name) == len(want) && foldsToPrefix(name, want) }
+
+// foldsToOneOf reports whether name is one of names as foldsToPrefix reads it.
+func foldsToOneOf(name string, names []string) bool {
+	return slices.ContainsFunc(names, func(want string) bool { return foldsTo(name, want) })
 }
 
 // IsIdentityHeader reports whether name is, or could be read by some app framework as, an
-// identity header (see headerKey).
-func IsIdentityHeader(name string) bool {
-	return strings.HasPrefix(headerKey(name), identityPrefix)
-}
+// identity header (see foldsToPrefix).
+func IsIdentityHeader(name string) bool { return foldsToPrefix(name, identityPrefix) }
 
 // StripIdentityHeaders deletes every identity header from h, in any spelling.
 func StripIdentityHeaders(h http.Header) {
@@ -65,8 +88,7 @@ func StripIdentityHeaders(h http.Header) {
 // X-Forwarded-For, so an app reads the address the proxy saw and the path it routed.
 func StripForwardingHeaders(h http.Header) {
 	for name := range h {
-		k := headerKey(name)
-		if strings.HasPrefix(k, forwardingPrefix) || slices.Contains(forwardingHeaders, k) {
+		if foldsToPrefix(name, forwardingPrefix) || foldsToOneOf(name, forwardingHeaders) {
 			delete(h, name)
 		}
 	}
@@ -79,7 +101,7 @@ const ReasonMethodOverride = "method override headers (X-HTTP-Method-Override) a
 // run another method than the request's (X-HTTP-Method-Override and its variants).
 func HasMethodOverride(h http.Header) bool {
 	for name := range h {
-		if slices.Contains(methodOverrideHeaders, headerKey(name)) {
+		if foldsToOneOf(name, methodOverrideHeaders) {
 			return true
 		}
 	}

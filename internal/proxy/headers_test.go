@@ -106,3 +106,32 @@ func TestStripIdentityHeadersFromWire(t *testing.T) {
 		t.Errorf("X-Request-Id: got %q, want %q", got, want)
 	}
 }
+
+// TestForwardingAndOverrideHeaders: the headers apps trust from a proxy are found in every
+// spelling a framework folds onto them (case, "_" for "-"), and only those.
+func TestForwardingAndOverrideHeaders(t *testing.T) {
+	h := http.Header{}
+	for _, name := range []string{"X-Forwarded-For", "x_forwarded_host", "X-FORWARDED-PREFIX", "Forwarded", "X_Real_IP",
+		"True-Client-Ip", "CF-Connecting-IP", "X-Original-URL", "x-rewrite-url"} {
+		h[name] = []string{"spoofed"}
+	}
+	kept := []string{"X-Forwarded", "Forwardedx", "X-Real-IPs", "X-Request-Id", "Content-Type"}
+	for _, name := range kept {
+		h[name] = []string{"v"}
+	}
+	StripForwardingHeaders(h)
+	if len(h) != len(kept) {
+		t.Fatalf("after StripForwardingHeaders: %v, want only %v", h, kept)
+	}
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{
+		{"X-HTTP-Method-Override", true}, {"x_http_method", true}, {"X-METHOD-OVERRIDE", true},
+		{"X-HTTP-Method-Overrides", false}, {"X-HTTP-Methods", false}, {"X-Method", false},
+	} {
+		if got := HasMethodOverride(http.Header{tt.name: {"DELETE"}}); got != tt.want {
+			t.Errorf("HasMethodOverride(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
